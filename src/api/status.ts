@@ -1,0 +1,57 @@
+// The PortForward status, written only by the operator. Described in zod so the CRD documents it
+// (kubectl explain portforward.status) from the same source as the TypeScript type.
+import { z } from 'zod';
+
+export const PHASES = ['Pending', 'Ready', 'Failed', 'Expired'] as const;
+export type Phase = (typeof PHASES)[number];
+
+const conditionSchema = z.object({
+  type: z.string().describe('Ready is the one to watch: True when the tunnel carries traffic.'),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().describe('A CamelCase word saying why, e.g. TargetNotFound, HelperStarting, Ready.'),
+  message: z.string().describe('What happened and what to do about it, for a person.'),
+  lastTransitionTime: z.string().describe('When status last changed (RFC 3339).'),
+  observedGeneration: z.number().int().optional(),
+});
+export type Condition = z.output<typeof conditionSchema>;
+
+export const statusSchema = z
+  .object({
+    phase: z.enum(PHASES).optional().describe('Pending, Ready, Failed (needs a change to the spec or the cluster) or Expired (ttl ran out).'),
+    observedGeneration: z.number().int().optional().describe('The spec generation this status describes.'),
+    conditions: z.array(conditionSchema).optional(),
+    ports: z.string().optional().describe('The relayed ports in short form, e.g. 10080->80/TCP.'),
+    target: z
+      .object({
+        namespace: z.string(),
+        pod: z.string(),
+        uid: z.string(),
+        node: z.string(),
+      })
+      .partial()
+      .optional()
+      .describe('The pod the tunnel currently enters.'),
+    helper: z
+      .object({ namespace: z.string(), pod: z.string(), podIP: z.string() })
+      .partial()
+      .optional()
+      .describe('The helper pod that relays the traffic.'),
+    service: z
+      .object({ namespace: z.string(), name: z.string(), clusterIP: z.string() })
+      .partial()
+      .optional()
+      .describe('The Service in front of the helper.'),
+    access: z
+      .object({
+        inCluster: z.array(z.string()).describe('Addresses for clients inside the cluster, SERVICE.NAMESPACE.svc:PORT.'),
+        apiServerProxy: z.array(z.string()).describe('API server service-proxy paths (HTTP), one per TCP port.'),
+        portForwardCommand: z.string().describe('A kubectl port-forward command that reaches the tunnel from a workstation.'),
+      })
+      .partial()
+      .optional()
+      .describe('The ways to reach the tunnel.'),
+    expiresAt: z.string().optional().describe('When the ttl runs out (RFC 3339).'),
+  })
+  .describe('What the operator observed and did, rewritten on every pass.');
+
+export type PortForwardStatus = z.output<typeof statusSchema>;

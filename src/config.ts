@@ -1,0 +1,55 @@
+// Operator settings, read once from the environment at start.
+import { z } from 'zod';
+import { parseDuration } from './controller/duration.js';
+
+const envSchema = z.object({
+  OPERATOR_NAMESPACE: z.string().default('portforward-system'),
+  HELPER_IMAGE: z.string().default('localhost/portforward-helper:dev'),
+  HELPER_IMAGE_PULL_POLICY: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+  /** The relay the helper runs: netns (socat netns=, the fast one) or exec (classic nsenter per connection). */
+  HELPER_DATA_PATH: z.enum(['netns', 'exec']).default('netns'),
+  /** Longest ttl a PortForward may ask for, and the ttl of those that ask for none; empty means no limit. */
+  MAX_TTL: z.string().default(''),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  RESYNC_SECONDS: z.coerce.number().int().min(5).default(300),
+  LEADER_ELECTION: z.enum(['true', 'false']).default('true'),
+  LEASE_NAME: z.string().default('portforward-operator'),
+  POD_NAME: z.string().default(''),
+  HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+});
+
+export interface Config {
+  namespace: string;
+  helperImage: string;
+  helperImagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  helperDataPath: 'netns' | 'exec';
+  maxTtlSeconds: number | undefined;
+  logLevel: string;
+  concurrency: number;
+  resyncSeconds: number;
+  leaderElection: boolean;
+  leaseName: string;
+  identity: string;
+  httpPort: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const e = envSchema.parse(env);
+  const maxTtl = e.MAX_TTL === '' ? undefined : parseDuration(e.MAX_TTL);
+  if (maxTtl === null) throw new Error(`MAX_TTL: "${e.MAX_TTL}" is not a duration like 30m, 2h or 7d`);
+  return {
+    namespace: e.OPERATOR_NAMESPACE,
+    helperImage: e.HELPER_IMAGE,
+    helperImagePullPolicy: e.HELPER_IMAGE_PULL_POLICY,
+    helperDataPath: e.HELPER_DATA_PATH,
+    maxTtlSeconds: maxTtl,
+    logLevel: e.LOG_LEVEL,
+    concurrency: e.CONCURRENCY,
+    resyncSeconds: e.RESYNC_SECONDS,
+    leaderElection: e.LEADER_ELECTION === 'true',
+    leaseName: e.LEASE_NAME,
+    identity: e.POD_NAME || `${process.env.HOSTNAME ?? 'local'}-${process.pid}`,
+    httpPort: e.HTTP_PORT,
+  };
+}

@@ -1,0 +1,96 @@
+// The desired helper pod for a PortForward: a pure function of the spec, the target and the config.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { PortForwardSpec } from '../api/index.js';
+import { ANNOTATIONS, LABELS, MANAGED_BY, helperPodName, shortHash } from './names.js';
+
+export interface HelperSettings {
+  namespace: string;
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  dataPath: 'netns' | 'exec';
+}
+
+export interface ResolvedTarget {
+  namespace: string;
+  pod: string;
+  uid: string;
+  node: string;
+}
+
+export interface Owner {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/** LISTEN:TARGET/proto for each port, the helper entrypoint's PF_PORTS format. */
+export function helperPortsArg(spec: PortForwardSpec): string {
+  return spec.ports.map((p) => `${p.port}:${p.targetPort ?? p.port}/${p.protocol.toLowerCase()}`).join(' ');
+}
+
+export function helperPodFor(owner: Owner, spec: PortForwardSpec, target: ResolvedTarget, helper: HelperSettings): V1Pod {
+  const ports = helperPortsArg(spec);
+  const needsLowPorts = spec.ports.some((p) => p.port < 1024);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: helperPodName(owner.namespace, owner.name, target.uid),
+      namespace: helper.namespace,
+      labels: {
+        [LABELS.managedBy]: MANAGED_BY,
+        [LABELS.component]: 'helper',
+        [LABELS.ownerUid]: owner.uid,
+      },
+      annotations: {
+        [ANNOTATIONS.owner]: `${owner.namespace}/${owner.name}`,
+        [ANNOTATIONS.target]: `${target.namespace}/${target.pod}`,
+        // Pods are mostly immutable: a changed port list means a new helper.
+        [ANNOTATIONS.specHash]: shortHash(ports, target.uid, helper.image, helper.dataPath),
+      },
+    },
+    spec: {
+      nodeName: target.node, // the target's network namespace is only reachable from its node
+      hostPID: true, // to find a process of the target pod and open its /proc/PID/ns/net
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 2,
+      tolerations: [{ operator: 'Exists' }], // go wherever the target runs
+      securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'relay',
+          image: helper.image,
+          imagePullPolicy: helper.imagePullPolicy,
+          env: [
+            { name: 'PF_TARGET_POD_UID', value: target.uid },
+            { name: 'PF_PORTS', value: ports },
+            { name: 'PF_DATA_PATH', value: helper.dataPath },
+          ],
+          ports: spec.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol })),
+          readinessProbe: {
+            exec: { command: ['/usr/local/bin/pf-helper', 'ready'] },
+            periodSeconds: 5,
+            failureThreshold: 2,
+          },
+          resources: {
+            requests: { cpu: '10m', memory: '16Mi' },
+            limits: { cpu: '2', memory: '256Mi' },
+          },
+          securityContext: {
+            runAsUser: 0, // setns needs capabilities of the initial user namespace
+            readOnlyRootFilesystem: true,
+            capabilities: {
+              drop: ['ALL'],
+              // SYS_ADMIN: setns and the bind mount of the target's netns; SYS_PTRACE: open /proc/PID/ns/net
+              add: ['SYS_ADMIN', 'SYS_PTRACE', ...(needsLowPorts ? ['NET_BIND_SERVICE'] : [])],
+            },
+          },
+          volumeMounts: [{ name: 'netns', mountPath: '/run/netns' }],
+        },
+      ],
+      volumes: [{ name: 'netns', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }],
+    },
+  };
+}
