@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Kubernetes (one multi-call binary) and etcd from Go modules into $CACHE/bin.
 # Rebuilds only when the pinned version changes.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mkdir -p "$BIN" "$CACHE/src"
 

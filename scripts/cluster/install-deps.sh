@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local cluster needs (idempotent; quick when all are present).
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PACKAGES=(containerd runc containernetworking-plugins iptables iproute2 conntrack socat util-linux
   mmdebstrap umoci busybox-static openssl ca-certificates kmod ethtool iperf3 curl)

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Stops the local cluster and removes everything it set up: its processes (by the pids `up`
+# recorded, and the container shims of its containerd), mounts, network namespaces, iptables rules
+# (they live in the lab namespace), cgroups and state. Built binaries and images stay cached
+# unless --purge is given.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+stop_recorded_processes() {
+  local f pid
+  for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd containerd; do
+    f="$RUN/$name.pid"
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    # Only the process we started: the pid may have been reused since.
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$name"; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+  done
+}
+
+# Container shims and their containers: started by our containerd, found by its socket or state paths.
+stop_containers() {
+  local pids
+  pids=$(pgrep -f "containerd-shim-runc-v2 .*-address $RUN/containerd.sock" || true)
+  [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+  # Whatever still runs in the cluster's cgroups is a container process.
+  local procs
+  procs=$(find /sys/fs/cgroup/*/"$CGROUP_PARENT" -name cgroup.procs -exec cat {} + 2>/dev/null) || true
+  [ -n "$procs" ] && kill -9 $procs 2>/dev/null || true
+  sleep 0.5
+}
+
+unmount_all() {
+  local mnt
+  # Deepest first; lazy, because a dying container may still hold one.
+  for prefix in "$STATE" "$RUN" /run/netns/cni- /var/run/netns/cni-; do
+    awk -v p="$prefix" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r | while read -r mnt; do
+      umount -l "$mnt" 2>/dev/null || true
+    done
+  done
+  rm -f /run/netns/cni-* 2>/dev/null || true
+}
+
+remove_cgroups() {
+  local dir
+  for dir in /sys/fs/cgroup/*/"$CGROUP_PARENT"; do
+    [ -d "$dir" ] || continue
+    find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+}
+
+main() {
+  stop_recorded_processes
+  stop_containers
+  unmount_all
+  bash "$CLUSTER_DIR/network.sh" down
+  remove_cgroups
+  rm -rf "$STATE" "$RUN" "$ROOT/.cluster"
+  if [ "${1:-}" = --purge ]; then rm -rf "$CACHE"; log "removed the build cache $CACHE"; fi
+  log "cluster is down"
+}
+
+main "$@"

@@ -1,0 +1,3 @@
+module pfdev/pause
+
+go 1.24.0

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Certificates and kubeconfigs for the local cluster, made once per cluster under $STATE/pki.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+PKI="$STATE/pki"
+mkdir -p "$PKI"
+cd "$PKI"
+
+# cert NAME SUBJECT [SANS]: a key and a certificate signed by the cluster CA.
+cert() {
+  local name=$1 subject=$2 sans=${3:-}
+  [ -f "$name.crt" ] && return
+  openssl genrsa -out "$name.key" 2048 2>/dev/null
+  openssl req -new -key "$name.key" -subj "$subject" -out "$name.csr" 2>/dev/null
+  local ext="$name.ext"
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    if [ -n "$sans" ]; then echo "extendedKeyUsage=serverAuth,clientAuth"; echo "subjectAltName=$sans"
+    else echo "extendedKeyUsage=clientAuth"; fi
+  } >"$ext"
+  openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+    -extfile "$ext" -out "$name.crt" 2>/dev/null
+  rm -f "$name.csr" "$ext"
+}
+
+# kubeconfig NAME CERT: a kubeconfig for one identity.
+kubeconfig() {
+  local name=$1 id=$2
+  cat >"$name.kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: pfdev
+  cluster:
+    server: https://$NODE_ADDR:6443
+    certificate-authority: $PKI/ca.crt
+users:
+- name: $name
+  user:
+    client-certificate: $PKI/$id.crt
+    client-key: $PKI/$id.key
+contexts:
+- name: pfdev
+  context: {cluster: pfdev, user: $name}
+current-context: pfdev
+YAML
+}
+
+if [ ! -f ca.crt ]; then
+  openssl genrsa -out ca.key 2048 2>/dev/null
+  openssl req -x509 -new -key ca.key -subj "/CN=pfdev-ca" -days 3650 -out ca.crt 2>/dev/null
+fi
+[ -f sa.key ] || { openssl genrsa -out sa.key 2048 2>/dev/null; openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null; }
+
+cert apiserver "/CN=kube-apiserver" \
+  "IP:$NODE_ADDR,IP:$KUBERNETES_SVC_IP,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+cert admin "/O=system:masters/CN=pfdev-admin"
+cert controller-manager "/CN=system:kube-controller-manager"
+cert scheduler "/CN=system:kube-scheduler"
+cert kube-proxy "/CN=system:kube-proxy"
+cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME"
+cert kubelet-serving "/CN=$NODE_NAME" "IP:$NODE_ADDR,DNS:$NODE_NAME"
+
+kubeconfig admin admin
+kubeconfig controller-manager controller-manager
+kubeconfig scheduler scheduler
+kubeconfig kube-proxy kube-proxy
+kubeconfig kubelet kubelet-client

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Brings up a real single-node Kubernetes cluster on this machine: etcd, the control plane,
+# containerd + runc with a bridge CNI, the kubelet and kube-proxy, all inside the lab network
+# namespace. Idempotent: a healthy cluster is left running (images are refreshed); anything else,
+# including what a killed run left behind, is cleaned up first.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+PKI="$STATE/pki"
+# The images the cluster itself needs; the operator and helper images come with scripts/deploy.sh.
+CLUSTER_IMAGES="pause toolbox"
+LAB_NETNS="/run/netns/$LAB_NS"
+
+# start NAME COMMAND...: runs a component inside the lab (network namespace only: it shares the
+# machine's mounts, so the kubelet's volume mounts are visible to containerd's shims).
+start() {
+  local name=$1; shift
+  setsid nsenter --net="$LAB_NETNS" "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+# wait_for WHAT SECONDS COMMAND...: polls until the command succeeds.
+wait_for() {
+  local what=$1 limit=$2; shift 2
+  local i
+  for ((i = 0; i < limit * 2; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  log "timed out after ${limit}s waiting for $what; last log lines:"
+  tail -n 30 "$LOGS"/*.log 2>/dev/null | tail -n 60 >&2
+  return 1
+}
+
+kubectl_admin() { kubectl --kubeconfig "$PKI/admin.kubeconfig" "$@"; }
+
+healthy() {
+  [ -f "$RUN/components" ] || return 1
+  local c
+  for c in $(cat "$RUN/components"); do
+    kill -0 "$(cat "$RUN/$c.pid" 2>/dev/null)" 2>/dev/null || return 1
+  done
+  kubectl_admin get --raw /readyz >/dev/null 2>&1
+}
+
+prepare_host() {
+  mount --make-rshared /
+  mkdir -p "$STATE" "$RUN" "$LOGS" "$ROOT/.cluster"
+  # A cgroup v1 hierarchy the kubelet expects but the machine does not mount.
+  if ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/mounts && grep -q '^hugetlb' /proc/cgroups; then
+    mkdir -p /sys/fs/cgroup/hugetlb
+    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || rmdir /sys/fs/cgroup/hugetlb
+  fi
+  # A nested cgroup root in every v1 hierarchy, so the kubelet never touches the machine's own.
+  local dir
+  for dir in /sys/fs/cgroup/*/; do
+    [ -d "$dir" ] || continue
+    mkdir -p "$dir$CGROUP_PARENT"
+    if [ -f "$dir/cpuset.cpus" ]; then
+      cat "$dir/cpuset.cpus" >"$dir$CGROUP_PARENT/cpuset.cpus"
+      cat "$dir/cpuset.mems" >"$dir$CGROUP_PARENT/cpuset.mems"
+    fi
+  done
+}
+
+write_configs() {
+  mkdir -p "$STATE/cni/net.d" "$STATE/etc"
+  cat >"$STATE/cni/net.d/10-pfdev.conflist" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "pfdev",
+  "plugins": [
+    {"type": "bridge", "bridge": "pf-cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+     "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam", "ranges": [[{"subnet": "${POD_CIDR%.*.*}.0.0/24"}]],
+              "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+JSON
+  cat >"$STATE/etc/containerd.toml" <<TOML
+version = 2
+root = "$STATE/containerd"
+state = "$RUN/containerd"
+[grpc]
+  address = "$RUN/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/pause:dev"
+  enable_selinux = false
+  restrict_oom_score_adj = true  # this machine refuses lowering oom_score_adj
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        Root = "$RUN/runc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+TOML
+  # Pods get a resolver inside the cluster only: never the machine's.
+  printf 'nameserver %s\nsearch cluster.local\noptions ndots:5\n' "$DNS_SVC_IP" >"$STATE/etc/resolv.conf"
+  cat >"$STATE/etc/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI/ca.crt}
+authorization: {mode: Webhook}
+tlsCertFile: $PKI/kubelet-serving.crt
+tlsPrivateKeyFile: $PKI/kubelet-serving.key
+containerRuntimeEndpoint: unix://$RUN/containerd.sock
+cgroupDriver: cgroupfs
+cgroupRoot: /$CGROUP_PARENT
+cgroupsPerQOS: true
+failSwapOn: false
+failCgroupV1: false
+protectKernelDefaults: false
+readOnlyPort: 0
+clusterDNS: [$DNS_SVC_IP]
+clusterDomain: cluster.local
+resolvConf: $STATE/etc/resolv.conf
+maxPods: 500
+serializeImagePulls: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: "0%", nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
+localStorageCapacityIsolation: false
+podCIDR: ${POD_CIDR%.*.*}.0.0/24
+YAML
+  cat >"$STATE/etc/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $PKI/kube-proxy.kubeconfig}
+mode: iptables
+clusterCIDR: $POD_CIDR
+hostnameOverride: $NODE_NAME
+bindAddress: $NODE_ADDR
+metricsBindAddress: 127.0.0.1:10249
+healthzBindAddress: 127.0.0.1:10256
+iptables: {masqueradeAll: true}
+# Zeroed: kube-proxy must not write the machine's conntrack sysctls.
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+YAML
+}
+
+start_etcd() {
+  start etcd etcd --name pfdev --data-dir "$STATE/etcd" \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster pfdev=http://127.0.0.1:2380 --unsafe-no-fsync --log-level warn
+  wait_for etcd 60 nsenter --net="$LAB_NETNS" curl -sf http://127.0.0.1:2379/health
+}
+
+start_control_plane() {
+  start kube-apiserver kube-apiserver --advertise-address="$NODE_ADDR" --secure-port=6443 \
+    --etcd-servers=http://127.0.0.1:2379 --service-cluster-ip-range="$SERVICE_CIDR" \
+    --client-ca-file="$PKI/ca.crt" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$PKI/ca.crt" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+    --kubelet-preferred-address-types=InternalIP,Hostname \
+    --allow-privileged=true --profiling=false --v=1
+  wait_for kube-apiserver 120 kubectl_admin get --raw /readyz
+  start kube-controller-manager kube-controller-manager --kubeconfig="$PKI/controller-manager.kubeconfig" \
+    --authentication-kubeconfig="$PKI/controller-manager.kubeconfig" --authorization-kubeconfig="$PKI/controller-manager.kubeconfig" \
+    --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+    --use-service-account-credentials=true --leader-elect=false --bind-address=127.0.0.1 \
+    --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" --profiling=false --v=1
+  start kube-scheduler kube-scheduler --kubeconfig="$PKI/scheduler.kubeconfig" \
+    --authentication-kubeconfig="$PKI/scheduler.kubeconfig" --authorization-kubeconfig="$PKI/scheduler.kubeconfig" \
+    --leader-elect=false --bind-address=127.0.0.1 --profiling=false --v=1
+}
+
+start_node() {
+  start containerd containerd --config "$STATE/etc/containerd.toml"
+  wait_for containerd 60 ctr --address "$RUN/containerd.sock" version
+  bash "$CLUSTER_DIR/images.sh" import $CLUSTER_IMAGES
+  start kubelet kubelet --config="$STATE/etc/kubelet.yaml" --kubeconfig="$PKI/kubelet.kubeconfig" \
+    --hostname-override="$NODE_NAME" --node-ip="$NODE_ADDR" --root-dir="$STATE/kubelet" --v=1
+  start kube-proxy kube-proxy --config="$STATE/etc/kube-proxy.yaml" --v=1
+  wait_for "node $NODE_NAME Ready" 180 kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
+  wait_for "default service account" 60 kubectl_admin -n default get serviceaccount default
+}
+
+main() {
+  step "debian packages" bash "$CLUSTER_DIR/install-deps.sh"
+  step "kubernetes and etcd binaries" bash "$CLUSTER_DIR/build-binaries.sh"
+  step "images" bash "$CLUSTER_DIR/images.sh" build $CLUSTER_IMAGES
+  if healthy; then
+    step "images (cluster already running)" bash "$CLUSTER_DIR/images.sh" import $CLUSTER_IMAGES
+    cp "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
+    log "cluster is up: export KUBECONFIG=$KUBECONFIG_OUT"
+    return
+  fi
+  step "clean up what an earlier run left" bash "$CLUSTER_DIR/down.sh" --keep-cache
+  step "prepare the machine" prepare_host
+  step "lab network namespace" bash "$CLUSTER_DIR/network.sh" up
+  bash "$CLUSTER_DIR/network.sh" check
+  step "certificates" bash "$CLUSTER_DIR/pki.sh"
+  write_configs
+  step "etcd" start_etcd
+  step "control plane" start_control_plane
+  step "node: containerd, images, kubelet, kube-proxy" start_node
+  echo "etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy" >"$RUN/components"
+  cp "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
+  log "cluster is up: export KUBECONFIG=$KUBECONFIG_OUT"
+}
+
+# Sourced (for debugging one step at a time) it only defines the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

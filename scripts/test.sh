@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# npm test: unit tests, then end-to-end tests against the local cluster. Brings the cluster up
+# when it is not, and takes down again what it brought up, so the machine is left as it was.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/cluster/lib.sh
+
+npm run -s typecheck
+npm run -s test:unit
+
+brought_up=false
+if ! bash scripts/cluster/status.sh >/dev/null 2>&1; then brought_up=true; fi
+cleanup() { if $brought_up && [ -z "${KEEP_CLUSTER:-}" ]; then bash scripts/cluster/down.sh; fi; }
+trap cleanup EXIT
+
+bash scripts/cluster/up.sh
+export KUBECONFIG="$KUBECONFIG_OUT"
+npm run -s test:e2e
