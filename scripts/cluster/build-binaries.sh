@@ -69,6 +69,18 @@ build_etcd() {
   ln -sfn "etcd-$ETCD_VERSION" "$BIN/etcd"
 }
 
+build_coredns() {
+  local dir="$CACHE/src/coredns"
+  rm -rf "$dir"; mkdir -p "$dir"
+  cp "$CLUSTER_DIR/gobuild/coredns/main.go" "$dir/"
+  printf 'module pfdev/coredns\n\ngo 1.24.0\n\nrequire github.com/coredns/coredns %s\n' "$COREDNS_VERSION" >"$dir/go.mod"
+  (cd "$dir" && go mod tidy)
+  (cd "$dir" && go_build_with_progress coredns \
+    env CGO_ENABLED=0 go build -v -trimpath -ldflags "-s -w" -o "$BIN/coredns-$COREDNS_VERSION" .)
+}
+
+if [ -x "$BIN/coredns-$COREDNS_VERSION" ]; then log "coredns $COREDNS_VERSION: cached"
+else step "build coredns $COREDNS_VERSION from Go modules" build_coredns; fi
 if [ -x "$BIN/etcd-$ETCD_VERSION" ]; then log "etcd $ETCD_VERSION: cached"
 else step "build etcd $ETCD_VERSION from Go modules" build_etcd; fi
 if [ -x "$BIN/k8s-$K8S_VERSION" ]; then log "kubernetes $K8S_VERSION: cached"

@@ -20,6 +20,7 @@ inputs_hash() {
   {
     find "$IMAGES_DIR/$name" -type f -print0 | sort -z | xargs -0 sha256sum
     if [ "$name" = pause ]; then sha256sum "$CLUSTER_DIR"/gobuild/pause/*; fi
+    if [ "$name" = coredns ]; then echo "$COREDNS_VERSION"; sha256sum "$CLUSTER_DIR"/gobuild/coredns/*; fi
     if [ "$name" = operator ]; then
       (cd "$ROOT" && find src package.json package-lock.json tsconfig.json -type f -print0 | sort -z | xargs -0 sha256sum)
     fi
@@ -83,6 +84,7 @@ build_rootfs() {
   if [ "$name" = pause ]; then
     (cd "$CLUSTER_DIR/gobuild/pause" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$rootfs/pause" .)
   fi
+  if [ "$name" = coredns ]; then cp "$BIN/coredns-$COREDNS_VERSION" "$rootfs/coredns"; fi
   if [ -d "$IMAGES_DIR/$name/rootfs" ]; then cp -a "$IMAGES_DIR/$name/rootfs/." "$rootfs/"; fi
   if [ -x "$IMAGES_DIR/$name/prepare.sh" ]; then "$IMAGES_DIR/$name/prepare.sh" "$rootfs"; fi
 }

@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PKI="$STATE/pki"
 # The images the cluster itself needs; the operator and helper images come with scripts/deploy.sh.
-CLUSTER_IMAGES="pause toolbox"
+CLUSTER_IMAGES="pause toolbox coredns"
 LAB_NETNS="/run/netns/$LAB_NS"
 
 # start NAME COMMAND...: runs a component inside the lab (network namespace only: it shares the
@@ -185,6 +185,11 @@ start_node() {
   wait_for "default service account" 60 kubectl_admin -n default get serviceaccount default
 }
 
+start_dns() {
+  sed "s/__DNS_SVC_IP__/$DNS_SVC_IP/" "$CLUSTER_DIR/addons/coredns.yaml" | kubectl_admin apply -f - >/dev/null
+  wait_for "cluster DNS" 120 kubectl_admin -n kube-system rollout status deployment/coredns --timeout=2s
+}
+
 main() {
   step "debian packages" bash "$CLUSTER_DIR/install-deps.sh"
   step "kubernetes and etcd binaries" bash "$CLUSTER_DIR/build-binaries.sh"
@@ -204,6 +209,7 @@ main() {
   step "etcd" start_etcd
   step "control plane" start_control_plane
   step "node: containerd, images, kubelet, kube-proxy" start_node
+  step "cluster DNS (CoreDNS, no upstream)" start_dns
   echo "etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy" >"$RUN/components"
   cp "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
   log "cluster is up: export KUBECONFIG=$KUBECONFIG_OUT"

@@ -60,6 +60,9 @@ describe('the local cluster', () => {
       exec(ns.name, 'client', ['curl', '-sf', '--max-time', '3', `http://${svc.spec.clusterIP}/`]),
     );
     assert.match(body, /hello-from-web/);
+    // ...and by its DNS name: the cluster runs DNS for cluster.local (and nothing else).
+    const byName = await exec(ns.name, 'client', ['curl', '-sf', '--max-time', '3', `http://web.${ns.name}.svc/`]);
+    assert.match(byName, /hello-from-web/);
   });
 
   it('garbage-collects a pod when its owner is deleted', async () => {
