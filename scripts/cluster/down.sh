@@ -6,19 +6,23 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stop_recorded_processes() {
-  local f pid
+  local name pid pids=()
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd containerd; do
-    f="$RUN/$name.pid"
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
+    pid=$(cat "$RUN/$name.pid" 2>/dev/null) || continue
     # Only the process we started: the pid may have been reused since.
-    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$name"; then
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$f"
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$name"; then pids+=("$pid"); fi
+    rm -f "$RUN/$name.pid"
   done
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill "${pids[@]}" 2>/dev/null || true
+  local alive
+  for _ in $(seq 20); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 1 ] || break
+    sleep 0.25
+  done
+  kill -9 "${pids[@]}" 2>/dev/null || true
 }
 
 # Container shims and their containers: started by our containerd, found by its socket or state paths.
