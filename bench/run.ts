@@ -1,0 +1,209 @@
+// npm run bench: the data-path benchmarks, on the local cluster, in one run, for the same target.
+// Paths: (1) direct pod-to-pod, (2) through the PortForward's Service, (3) kubectl port-forward to
+// the target, (4) kubectl port-forward to the helper, (5) the classic exec-per-connection relay,
+// (6) the kubectl plugin's connect. Prints a table with ratios and writes bench/results/latest.json.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { helperPodFor } from '../src/resources/helper-pod.js';
+import { parseSpec } from '../src/api/index.js';
+import { apply, eventually, exec, getJson, kubectl, KUBECONFIG, sleep, waitRunning } from '../test/e2e/lib/kube.js';
+
+const run = promisify(execFile);
+const NS = 'pf-bench';
+const OPERATOR_NS = 'portforward-system';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4); // per iperf3 run: the load is bounded in time
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 300); // short connections per latency run
+const DNS_LIKE_RATE = '800K'; // 1000 datagrams/s of 100 bytes: a busy DNS or syslog client
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+interface Endpoint {
+  where: 'pod' | 'machine';
+  host: string;
+  iperf: number;
+  echo: number;
+  udp: boolean;
+}
+interface PathResult {
+  path: string;
+  tcp1Gbps?: number;
+  tcp4Gbps?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  connectErrors?: number;
+  udpMbps?: number;
+  udpLossPct?: number;
+  udpDnsLossPct?: number;
+}
+
+const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
+
+async function setup() {
+  await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+  await apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'bench-scripts', namespace: NS },
+    data: { 'echo_server.py': script('echo_server.py'), 'latency_client.py': script('latency_client.py') },
+  });
+  const pod = (name: string, command: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS, labels: { app: name } },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'main',
+          image: 'localhost/toolbox:dev',
+          imagePullPolicy: 'Never',
+          command: ['/bin/sh', '-c', command],
+          env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+          volumeMounts: [{ name: 'scripts', mountPath: '/bench' }],
+        },
+      ],
+      volumes: [{ name: 'scripts', configMap: { name: 'bench-scripts' } }],
+    },
+  });
+  // The same servers twice: on the pod IP for the direct path, on 127.0.0.1 only for the tunnels.
+  await apply(
+    pod(
+      'target',
+      'iperf3 -s -D -B $POD_IP -p 5201; iperf3 -s -D -B 127.0.0.1 -p 5202; ' +
+        'python3 /bench/echo_server.py $POD_IP 7001 & python3 /bench/echo_server.py 127.0.0.1 7002 & wait',
+    ),
+    pod('client', 'exec sleep infinity'),
+  );
+  const target = await waitRunning(NS, 'target');
+  await waitRunning(NS, 'client');
+  const spec = {
+    target: { pod: 'target' },
+    ports: [
+      { port: 5202, protocol: 'TCP', name: 'iperf' },
+      { port: 5202, protocol: 'UDP', name: 'iperf-udp' },
+      { port: 7002, protocol: 'TCP', name: 'echo' },
+    ],
+  };
+  await apply({ apiVersion: 'portforward.io/v1alpha1', kind: 'PortForward', metadata: { name: 'bench', namespace: NS }, spec });
+  await kubectl(['wait', '-n', NS, '--for=condition=Ready', 'portforward/bench', '--timeout=120s'], { timeoutMs: 130_000 });
+  const pf = await getJson(['portforward', '-n', NS, 'bench']);
+
+  // The classic relay, for comparison: the same helper pod with the exec-per-connection data path.
+  const parsed = parseSpec(spec);
+  if (!parsed.ok) throw new Error(parsed.message);
+  const classic = helperPodFor(
+    { namespace: NS, name: 'bench-classic', uid: 'bench-classic' },
+    parsed.spec,
+    { namespace: NS, pod: 'target', uid: target.metadata.uid, node: target.spec.nodeName },
+    { namespace: OPERATOR_NS, image: 'localhost/portforward-helper:dev', imagePullPolicy: 'IfNotPresent', dataPath: 'exec' },
+  );
+  classic.metadata!.labels = { app: 'bench-classic' }; // not the operator's: it must not adopt or delete it
+  await kubectl(['delete', 'pod', '-n', OPERATOR_NS, classic.metadata!.name!, '--ignore-not-found', '--wait=true']);
+  await apply(classic);
+  const classicPod = await waitRunning(OPERATOR_NS, classic.metadata!.name!);
+  return {
+    targetIP: target.status.podIP as string,
+    serviceIP: pf.status.service.clusterIP as string,
+    helperPod: pf.status.helper.pod as string,
+    classicPod: classic.metadata!.name!,
+    classicIP: classicPod.status.podIP as string,
+  };
+}
+
+/** Runs a command in the client pod or on the machine. */
+async function runAt(where: 'pod' | 'machine', cmd: string[]): Promise<string> {
+  if (where === 'pod') return exec(NS, 'client', cmd, 120_000);
+  return (await run(cmd[0]!, cmd.slice(1), { timeout: 120_000, maxBuffer: 16 << 20 })).stdout;
+}
+
+async function iperf(e: Endpoint, args: string[]) {
+  const out = await runAt(e.where, ['iperf3', '-c', e.host, '-p', String(e.iperf), '-t', String(SECONDS), '-J', ...args]);
+  return JSON.parse(out).end;
+}
+
+async function measure(path: string, e: Endpoint): Promise<PathResult> {
+  log(`${path}: TCP`);
+  const r: PathResult = { path };
+  r.tcp1Gbps = (await iperf(e, [])).sum_received.bits_per_second / 1e9;
+  r.tcp4Gbps = (await iperf(e, ['-P', '4'])).sum_received.bits_per_second / 1e9;
+  log(`${path}: ${CONNECTIONS} short connections`);
+  const latencyCmd =
+    e.where === 'pod'
+      ? ['python3', '/bench/latency_client.py', e.host, String(e.echo), String(CONNECTIONS)]
+      : ['python3', new URL('./scripts/latency_client.py', import.meta.url).pathname, e.host, String(e.echo), String(CONNECTIONS)];
+  const lat = JSON.parse(await runAt(e.where, latencyCmd));
+  Object.assign(r, { p50Ms: lat.p50, p99Ms: lat.p99, connectErrors: lat.errors });
+  if (e.udp) {
+    log(`${path}: UDP`);
+    const bulk = await iperf(e, ['-u', '-b', '200M']);
+    r.udpMbps = bulk.sum.bits_per_second / 1e6;
+    r.udpLossPct = bulk.sum.lost_percent;
+    r.udpDnsLossPct = (await iperf(e, ['-u', '-b', DNS_LIKE_RATE, '-l', '100'])).sum.lost_percent;
+  }
+  return r;
+}
+
+/** A local listener (kubectl port-forward or the plugin) for the paths that start on the machine. */
+async function localForward(command: string, args: string[]): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG } });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  await eventually(`${command} listening`, async () => out.includes('Forwarding from'), 60_000);
+  return child;
+}
+
+async function viaLocal(path: string, command: string, args: string[], ports: [number, number]): Promise<PathResult> {
+  const child = await localForward(command, args);
+  try {
+    return await measure(path, { where: 'machine', host: '127.0.0.1', iperf: ports[0], echo: ports[1], udp: false });
+  } finally {
+    child.kill('SIGTERM');
+    await sleep(300);
+  }
+}
+
+const fmt = (v: number | undefined, digits = 2) => (v === undefined || v === null ? '-' : v.toFixed(digits));
+const ratio = (v: number | undefined, base: number | undefined) => (v && base ? `${(v / base).toFixed(2)}x` : '-');
+
+function table(results: PathResult[]) {
+  const direct = results[0]!;
+  const pfTarget = results.find((r) => r.path.startsWith('(3)'));
+  const rows = results.map((r) => [
+    r.path,
+    `${fmt(r.tcp1Gbps)} (${ratio(r.tcp1Gbps, direct.tcp1Gbps)} / ${ratio(r.tcp1Gbps, pfTarget?.tcp1Gbps)})`,
+    `${fmt(r.tcp4Gbps)} (${ratio(r.tcp4Gbps, direct.tcp4Gbps)})`,
+    `${fmt(r.p50Ms)} / ${fmt(r.p99Ms)} (+${fmt((r.p50Ms ?? 0) - (direct.p50Ms ?? 0))})`,
+    r.udpMbps === undefined ? 'n/a' : `${fmt(r.udpMbps, 0)} Mbit/s, ${fmt(r.udpLossPct, 1)}% lost; DNS-rate ${fmt(r.udpDnsLossPct, 1)}% lost`,
+  ]);
+  const header = ['path', 'TCP 1 stream Gbit/s (vs 1 / vs 3)', 'TCP 4 streams Gbit/s (vs 1)', 'connect+echo p50 / p99 ms (+p50 vs 1)', 'UDP'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+async function main() {
+  log('setting up the target, the client, a PortForward and a classic relay');
+  const s = await setup();
+  const results: PathResult[] = [];
+  results.push(await measure('(1) direct pod-to-pod', { where: 'pod', host: s.targetIP, iperf: 5201, echo: 7001, udp: true }));
+  results.push(await measure('(2) PortForward Service', { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, udp: true }));
+  const kubectlArgs = (pod: string, ns: string) => ['--kubeconfig', KUBECONFIG, 'port-forward', '-n', ns, `pod/${pod}`];
+  results.push(await viaLocal('(3) kubectl port-forward to target', 'kubectl', [...kubectlArgs('target', NS), '15202:5202', '17002:7002'], [15202, 17002]));
+  results.push(await viaLocal('(4) kubectl port-forward to helper', 'kubectl', [...kubectlArgs(s.helperPod, OPERATOR_NS), '25202:5202', '27002:7002'], [25202, 27002]));
+  results.push(await measure('(5) classic exec relay', { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, udp: false }));
+  results.push(await viaLocal('(6) kubectl pf connect', 'node', ['bin/kubectl-pf.js', 'connect', '-n', NS, 'bench', '35202:5202', '37002:7002'], [35202, 37002]));
+
+  const out = { date: new Date().toISOString(), secondsPerRun: SECONDS, connectionsPerRun: CONNECTIONS, results };
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(out, null, 2));
+  console.log(table(results));
+  console.log('\nwritten: bench/results/latest.json');
+  await kubectl(['delete', 'pod', '-n', OPERATOR_NS, s.classicPod, '--wait=false']);
+}
+
+main().catch((err) => {
+  console.error(`bench failed: ${err.message}`);
+  process.exit(1);
+});
