@@ -43,3 +43,8 @@ export function serviceName(pfName: string): string {
 export function helperPodName(pfNamespace: string, pfName: string, targetUid: string): string {
   return boundedName(`pf-${pfNamespace}-${pfName}`, [pfNamespace, pfName, targetUid], true);
 }
+
+/** The headless Service beside the helper, in the operator's namespace (for the API server proxy). */
+export function proxyServiceName(pfNamespace: string, pfName: string): string {
+  return boundedName(`pf-${pfNamespace}-${pfName}`, [pfNamespace, pfName], true);
+}

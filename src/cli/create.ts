@@ -1,0 +1,165 @@
+// `kubectl pf create NAME (--pod P | --selector k=v,...) --port [PORT:]TARGETPORT[/udp] ...`:
+// builds a PortForward (pure: buildPortForward), validates it with the operator's own schema, and
+// applies it with server-side apply (field manager kubectl-pf), so running it again updates the spec.
+import { CustomObjectsApi, PatchStrategy, dumpYaml, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KIND, PLURAL, TTL_PATTERN, VERSION, parseSpec, type PortForward } from '../api/index.js';
+import { UsageError } from './args.js';
+import type { Output } from './connect.js';
+import { apiErrorMessage, getPortForward } from './kube.js';
+import { parseTunnelPort, type TunnelPort } from './ports.js';
+
+export const FIELD_MANAGER = 'kubectl-pf';
+/** How kubectl names the object in its messages: kind.group/name, e.g. deployment.apps/web. */
+const RESOURCE = `${KIND.toLowerCase()}.${GROUP}`;
+
+export interface CreateInput {
+  name: string | undefined;
+  namespace: string;
+  pod?: string;
+  selector?: string;
+  ports: string[];
+  ttl?: string;
+  targetNamespace?: string;
+}
+
+export interface PortForwardManifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string };
+  spec: {
+    target: { pod?: string; selector?: { matchLabels: Record<string, string> }; namespace?: string };
+    ports: TunnelPort[];
+    ttl?: string;
+  };
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** `app=web,tier=front` -> matchLabels. Only equality: for expressions, write a manifest. */
+export function parseSelector(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  const pairs = text.split(',').map((p) => p.trim());
+  for (const pair of pairs) {
+    const m = /^([^=!\s]+)\s*==?\s*([^=!\s]*)$/.exec(pair);
+    if (!m) {
+      throw new UsageError(
+        `invalid --selector "${text}": "${pair}" is not key=value; write key=value pairs separated by commas, e.g. app=web,tier=frontend`,
+      );
+    }
+    const [, key, value] = m as unknown as [string, string, string];
+    if (key in labels && labels[key] !== value) throw new UsageError(`invalid --selector "${text}": "${key}" is given twice`);
+    labels[key] = value;
+  }
+  return labels;
+}
+
+/** The PortForward the flags describe; throws a UsageError saying what is wrong, in terms of the flags. */
+export function buildPortForward(input: CreateInput): PortForwardManifest {
+  const { name } = input;
+  if (!name) throw new UsageError('NAME is required: kubectl pf create NAME (--pod POD | --selector k=v) --port PORT');
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+    throw new UsageError(`invalid name "${name}": use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`);
+  }
+  if ((input.pod === undefined) === (input.selector === undefined)) {
+    throw new UsageError('set exactly one of --pod (a pod name) or --selector (labels of the pods to reach)');
+  }
+  if (input.ports.length === 0) throw new UsageError('at least one --port is required, e.g. --port 8080 or --port 10080:80');
+  if (input.ttl !== undefined && !new RegExp(TTL_PATTERN).test(input.ttl)) {
+    throw new UsageError(`invalid --ttl "${input.ttl}": use a duration like 90s, 30m, 2h, 1h30m or 7d`);
+  }
+  const target: PortForwardManifest['spec']['target'] = {};
+  if (input.pod !== undefined) target.pod = input.pod;
+  if (input.selector !== undefined) target.selector = { matchLabels: parseSelector(input.selector) };
+  if (input.targetNamespace !== undefined) target.namespace = input.targetNamespace;
+  const spec: PortForwardManifest['spec'] = { target, ports: input.ports.map(parseTunnelPort) };
+  if (input.ttl !== undefined) spec.ttl = input.ttl;
+
+  const checked = parseSpec(spec);
+  if (!checked.ok) throw new UsageError(checked.message);
+  return { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: input.namespace }, spec };
+}
+
+export type DryRun = 'none' | 'client' | 'server';
+export type OutputFormat = 'yaml' | 'json' | 'name';
+
+export function parseDryRun(value: string | undefined): DryRun {
+  if (value === undefined || value === 'none') return 'none';
+  if (value === 'client' || value === 'server') return value;
+  throw new UsageError(`invalid --dry-run "${value}": use client, server or none`);
+}
+
+export function parseOutput(value: string | undefined): OutputFormat | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'yaml' || value === 'json' || value === 'name') return value;
+  throw new UsageError(`invalid --output "${value}": use yaml, json or name`);
+}
+
+export function render(obj: unknown, format: OutputFormat, name: string): string {
+  if (format === 'name') return `${RESOURCE}/${name}`;
+  if (format === 'json') return JSON.stringify(obj, null, 4);
+  return dumpYaml(obj).trimEnd();
+}
+
+/** A stable form of a spec for comparison: the operator's parsed view, keys sorted. */
+function normalized(spec: unknown): string {
+  const parsed = parseSpec(spec);
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sort(x)]))
+        : v;
+  return JSON.stringify(sort(parsed.ok ? parsed.spec : spec));
+}
+
+export interface CreateOptions {
+  /** Not needed for a client dry run. */
+  kc: KubeConfig | undefined;
+  manifest: PortForwardManifest;
+  dryRun: DryRun;
+  output?: OutputFormat;
+  io: Output;
+}
+
+export async function runCreate(o: CreateOptions): Promise<number> {
+  const { manifest, io } = o;
+  const { name, namespace } = manifest.metadata;
+  if (o.dryRun === 'client') {
+    io.out(o.output ? render(manifest, o.output, name) : `${RESOURCE}/${name} created (dry run)`);
+    return 0;
+  }
+  const kc = o.kc;
+  if (!kc) throw new Error('no kubeconfig loaded');
+  const existing = await getPortForward(kc, namespace, name);
+  if (!existing.found && existing.missingType) {
+    io.err(`error: ${existing.message}`);
+    return 1;
+  }
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const dryRun = o.dryRun === 'server' ? 'All' : undefined;
+  const where = { group: GROUP, version: VERSION, namespace, plural: PLURAL, name };
+  let result: PortForward;
+  try {
+    result = (await api.patchNamespacedCustomObject(
+      { ...where, body: manifest, fieldManager: FIELD_MANAGER, force: true, dryRun },
+      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+    )) as PortForward;
+    // Fields another manager set (say, a selector from `kubectl apply`) survive an apply; the
+    // user asked for exactly this spec, so replace it when the merge left something else.
+    if (normalized(result.spec) !== normalized(manifest.spec)) {
+      result = (await api.replaceNamespacedCustomObject({
+        ...where,
+        body: { ...result, spec: manifest.spec },
+        fieldManager: FIELD_MANAGER,
+        dryRun,
+      })) as PortForward;
+    }
+  } catch (err) {
+    io.err(`error: cannot apply PortForward ${namespace}/${name}: ${apiErrorMessage(err)}`);
+    return 1;
+  }
+  const verb = !existing.found ? 'created' : normalized(existing.pf.spec) === normalized(manifest.spec) ? 'unchanged' : 'configured';
+  const suffix = o.dryRun === 'server' ? ' (server dry run)' : '';
+  io.out(o.output ? render(result, o.output, name) : `${RESOURCE}/${name} ${verb}${suffix}`);
+  return 0;
+}

@@ -1,0 +1,91 @@
+// Help texts, kubectl style: a sentence, examples, then the flags.
+
+const GLOBAL = `Global flags:
+  -n, --namespace NAME   namespace of the PortForward (default: the kubeconfig context's, else "default")
+      --kubeconfig PATH  kubeconfig file to use (default: $KUBECONFIG, else ~/.kube/config)
+      --context NAME     kubeconfig context to use
+  -h, --help             show this help`;
+
+export const ROOT_HELP = `kubectl pf: use PortForwards, declarative and self-healing tunnels into a pod's network namespace.
+
+Usage:
+  kubectl pf COMMAND [flags]
+
+Commands:
+  connect   Forward local ports to a PortForward (like kubectl port-forward, but it survives pod restarts)
+  create    Create or update a PortForward
+  help      Show help for a command
+
+Examples:
+  # Tunnel to port 80 of pod nginx as port 10080, then reach it from this machine on localhost:8080
+  kubectl pf create web --pod nginx --port 10080:80
+  kubectl pf connect web 8080:10080
+
+${GLOBAL}
+
+Run 'kubectl pf COMMAND --help' for more about a command.`;
+
+export const CONNECT_HELP = `Forward local ports to a PortForward's tunnel, through the API server.
+
+Each accepted local connection goes to the PortForward's current helper pod (status.helper), so when
+the target or the helper is replaced, new connections reach the new one by themselves. A connection
+that fails is reported on stderr and closed; the others and the listeners carry on. Ctrl-C stops.
+
+Usage:
+  kubectl pf connect NAME [LOCAL:]REMOTE [...] [flags]
+
+REMOTE is a port of the PortForward (spec.ports[].port), TCP only. LOCAL, as in kubectl port-forward:
+  5000         listen on local port 5000, forward to port 5000
+  8888:5000    listen on local port 8888, forward to port 5000
+  :5000        listen on a free local port chosen by the system (also 0:5000)
+No ports: every TCP port of the PortForward, on the same local port.
+
+Examples:
+  # Every TCP port of PortForward web, on the same local ports
+  kubectl pf connect web -n team-a
+
+  # Local 8080 to port 10080 of the tunnel, plus a random local port for 5432
+  kubectl pf connect web 8080:10080 :5432
+
+  # Listen on all interfaces, not only localhost
+  kubectl pf connect web 8080:10080 --address 0.0.0.0
+
+Flags:
+      --address ADDR[,ADDR]  addresses to listen on: localhost (127.0.0.1 and ::1) or IP addresses (default localhost)
+      --ready-timeout DUR    how long a new connection waits for the PortForward to be Ready (default 1m)
+
+${GLOBAL}`;
+
+export const CREATE_HELP = `Create a PortForward, or update its spec if it exists (server-side apply, field manager kubectl-pf).
+
+Usage:
+  kubectl pf create NAME (--pod POD | --selector KEY=VALUE[,...]) --port [PORT:]TARGETPORT[/udp] [...] [flags]
+
+--port, repeatable or comma-separated:
+  8080          the tunnel listens on 8080 and reaches port 8080 inside the target
+  10080:80      the tunnel listens on 10080 and reaches port 80 inside the target
+  5353/udp      UDP (default tcp)
+
+Examples:
+  # Port 80 of pod nginx, as port 10080 of the tunnel
+  kubectl pf create web --pod nginx --port 10080:80
+
+  # Any ready pod labelled app=db (re-targets when it is replaced), for two hours
+  kubectl pf create db --selector app=db --port 5432 --ttl 2h
+
+  # A pod in another namespace (that namespace must allow it: annotation portforward.io/allow-from)
+  kubectl pf create dns -n team-a --target-namespace kube-system --pod coredns-abc --port 10053:53/udp
+
+  # Print the manifest instead of creating it
+  kubectl pf create web --pod nginx --port 10080:80 --dry-run=client -o yaml
+
+Flags:
+      --pod NAME                  the target pod
+  -l, --selector KEY=VALUE,...    labels of the target pods (any running, ready one)
+  -p, --port [PORT:]TARGETPORT[/udp|/tcp]  a port to relay (at least one)
+      --ttl DURATION              delete the PortForward after this long (90s, 30m, 2h, 1h30m, 7d)
+      --target-namespace NAME     namespace of the target (default: the PortForward's)
+      --dry-run[=client|server]   only print (client) or only validate on the server (server)
+  -o, --output yaml|json|name     print the object in this format
+
+${GLOBAL}`;

@@ -1,0 +1,131 @@
+// Port and address syntax of the plugin. Pure: errors are UsageErrors with one line for the user.
+//
+//   connect:  [LOCAL:]REMOTE        as kubectl/oc port-forward: 5000, 8888:5000, :5000, 0:5000
+//   create:   [PORT:]TARGETPORT[/tcp|/udp]                      8080, 10080:80, 5353/udp
+//   --address localhost | IP[,IP...]                             as kubectl port-forward --address
+import { isIP } from 'node:net';
+import { UsageError } from './args.js';
+
+/** A local port (0 = let the OS choose) forwarded to a port of the PortForward. */
+export interface ForwardedPort {
+  local: number;
+  remote: number;
+}
+
+/** One entry of a PortForward's spec.ports, as --port builds it. */
+export interface TunnelPort {
+  port: number;
+  targetPort?: number;
+  protocol: 'TCP' | 'UDP';
+}
+
+/**
+ * A local address to listen on. `required` is false for the two addresses `localhost` stands for:
+ * as in kubectl, a port fails only when neither of them can be bound (a host without IPv6 still works).
+ */
+export interface ListenAddress {
+  host: string;
+  family: 4 | 6;
+  required: boolean;
+}
+
+const DIGITS = /^\d+$/;
+
+/** Parses one port number; `what` names it in the message ("local port", "port"...). */
+function portNumber(text: string, whole: string, what: string, allowZero: boolean, syntax: string): number {
+  if (text === '') throw new UsageError(`invalid port "${whole}": the ${what} is missing; use ${syntax}`);
+  if (!DIGITS.test(text)) throw new UsageError(`invalid port "${whole}": "${text}" is not a number; use ${syntax}`);
+  const n = Number(text);
+  if (n > 65535 || (n === 0 && !allowZero)) {
+    const range = allowZero ? '0-65535 (0 picks a free port)' : '1-65535';
+    throw new UsageError(`invalid port "${whole}": the ${what} must be ${range}, not ${text}`);
+  }
+  return n;
+}
+
+const FORWARD_SYNTAX = '[LOCAL:]REMOTE, e.g. 5000, 8888:5000 or :5000';
+
+/** `5000` -> 5000:5000; `8888:5000`; `:5000` and `0:5000` -> a free local port chosen by the OS. */
+export function parseForwardPort(text: string): ForwardedPort {
+  const parts = text.split(':');
+  if (text === '') throw new UsageError(`invalid port "": empty; use ${FORWARD_SYNTAX}`);
+  if (parts.length > 2) throw new UsageError(`invalid port "${text}": too many ':'; use ${FORWARD_SYNTAX}`);
+  if (parts.length === 1) {
+    const port = portNumber(text, text, 'port', false, FORWARD_SYNTAX);
+    return { local: port, remote: port };
+  }
+  const [localText, remoteText] = parts as [string, string];
+  const remote = portNumber(remoteText, text, 'remote port', false, FORWARD_SYNTAX);
+  const local = localText === '' ? 0 : portNumber(localText, text, 'local port', true, FORWARD_SYNTAX);
+  return { local, remote };
+}
+
+const TUNNEL_SYNTAX = '[PORT:]TARGETPORT[/tcp|/udp], e.g. 8080, 10080:80 or 5353/udp';
+
+/** `8080` -> port 8080 to target 8080; `10080:80` -> port 10080 to target 80; `/udp` or `/tcp` suffix. */
+export function parseTunnelPort(text: string): TunnelPort {
+  if (text === '') throw new UsageError(`invalid --port "": empty; use ${TUNNEL_SYNTAX}`);
+  let body = text;
+  let protocol: 'TCP' | 'UDP' = 'TCP';
+  const slash = text.indexOf('/');
+  if (slash !== -1) {
+    const proto = text.slice(slash + 1).toUpperCase();
+    if (proto !== 'TCP' && proto !== 'UDP') {
+      throw new UsageError(`invalid --port "${text}": protocol must be tcp or udp, not "${text.slice(slash + 1)}"`);
+    }
+    protocol = proto;
+    body = text.slice(0, slash);
+  }
+  const parts = body.split(':');
+  const bad = (msg: string): never => {
+    throw new UsageError(`invalid --port "${text}": ${msg}; use ${TUNNEL_SYNTAX}`);
+  };
+  if (parts.length > 2) bad("too many ':'");
+  const number = (part: string, what: string): number => {
+    if (part === '') bad(`the ${what} is missing`);
+    if (!DIGITS.test(part)) bad(`"${part}" is not a number`);
+    const n = Number(part);
+    if (n < 1 || n > 65535) {
+      throw new UsageError(`invalid --port "${text}": the ${what} must be 1-65535, not ${part}`);
+    }
+    return n;
+  };
+  if (parts.length === 1) return { port: number(body, 'port'), protocol };
+  const port = number(parts[0] as string, 'port');
+  const targetPort = number(parts[1] as string, 'target port');
+  return targetPort === port ? { port, protocol } : { port, targetPort, protocol };
+}
+
+/**
+ * --address values, as kubectl port-forward takes them: `localhost` (127.0.0.1 and ::1) or IP
+ * addresses, comma-separated or repeated. Duplicates are dropped, order is kept.
+ */
+export function parseAddresses(values: readonly string[]): ListenAddress[] {
+  const result: ListenAddress[] = [];
+  const add = (a: ListenAddress): void => {
+    const same = result.find((r) => r.host === a.host);
+    if (!same) result.push(a);
+    else if (a.required) same.required = true;
+  };
+  const list = values.length === 0 ? ['localhost'] : values;
+  for (const raw of list) {
+    const value = raw.trim();
+    if (value === 'localhost') {
+      add({ host: '127.0.0.1', family: 4, required: false });
+      add({ host: '::1', family: 6, required: false });
+      continue;
+    }
+    const bare = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
+    const family = isIP(bare);
+    if (family === 0) {
+      throw new UsageError(`invalid --address "${value}": use localhost or IP addresses, e.g. --address 127.0.0.1,::1 or --address 0.0.0.0`);
+    }
+    add({ host: bare, family: family as 4 | 6, required: true });
+  }
+  return result;
+}
+
+/** How kubectl prints a listening address: 127.0.0.1:8888, [::1]:8888. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

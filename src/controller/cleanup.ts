@@ -1,0 +1,54 @@
+// Nothing left behind: the finalizer that holds a PortForward until its helper (in another
+// namespace, so beyond ownerReferences and garbage collection) is gone, and the sweep for helpers
+// whose PortForward vanished without it.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'winston';
+import type { PortForward } from '../api/index.js';
+import type { KubeApi } from '../kube/api.js';
+import type { Store } from '../kube/informer.js';
+import { FINALIZER, LABELS, MANAGED_BY } from '../resources/names.js';
+
+export function hasFinalizer(pf: PortForward): boolean {
+  return (pf.metadata.finalizers ?? []).includes(FINALIZER);
+}
+
+/** Adds the finalizer; returns the updated object (with its new resourceVersion). */
+export async function addFinalizer(api: KubeApi, pf: PortForward): Promise<PortForward> {
+  if (hasFinalizer(pf)) return pf;
+  return api.replacePortForward({ ...pf, metadata: { ...pf.metadata, finalizers: [...(pf.metadata.finalizers ?? []), FINALIZER] } });
+}
+
+export async function removeFinalizer(api: KubeApi, pf: PortForward): Promise<void> {
+  if (!hasFinalizer(pf)) return;
+  await api.replacePortForward({
+    ...pf,
+    metadata: { ...pf.metadata, finalizers: (pf.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) },
+  });
+}
+
+export const ownerSelector = (uid: string) => `${LABELS.ownerUid}=${uid}`;
+
+/** Helpers of a PortForward as the cache sees them. */
+export function cachedHelpers(pods: Store<V1Pod>, namespace: string, uid: string): V1Pod[] {
+  return pods.list(namespace).filter((p) => p.metadata?.labels?.[LABELS.ownerUid] === uid);
+}
+
+export async function deleteHelpers(api: KubeApi, helpers: readonly V1Pod[], log: Logger, why: string): Promise<void> {
+  for (const pod of helpers) {
+    if (pod.metadata?.deletionTimestamp) continue;
+    await api.deletePod(pod.metadata!.namespace!, pod.metadata!.name!);
+    log.info('deleted helper pod', { helper: pod.metadata?.name, why });
+  }
+}
+
+/** Helpers whose owner uid matches no PortForward: left by a PortForward removed without its finalizer. */
+export function orphanHelpers(pods: Store<V1Pod>, portForwards: Store<PortForward>, namespace: string): V1Pod[] {
+  const live = new Set(portForwards.list().map((pf) => pf.metadata.uid));
+  return pods
+    .list(namespace)
+    .filter((p) => p.metadata?.labels?.[LABELS.managedBy] === MANAGED_BY)
+    .filter((p) => {
+      const owner = p.metadata?.labels?.[LABELS.ownerUid];
+      return owner !== undefined && !live.has(owner);
+    });
+}

@@ -1,0 +1,107 @@
+// The controller: informer events become keys in the work queue, the queue runs the reconciler,
+// and a periodic resync re-queues every PortForward and sweeps orphaned helpers, in case an event
+// was missed.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'winston';
+import type { KubeApi } from '../kube/api.js';
+import { describeError } from '../kube/errors.js';
+import type { ResilientInformer } from '../kube/informer.js';
+import type { Informers } from '../kube/informers.js';
+import type { Metrics } from '../observability/metrics.js';
+import { reconcileLogger } from '../observability/logger.js';
+import { deleteHelpers, orphanHelpers } from './cleanup.js';
+import { WorkQueue } from './queue.js';
+import type { Reconciler } from './reconciler.js';
+import { keyOfPortForward, keysForNamespace, keysForOwned, keysForPod } from './triggers.js';
+
+export interface ControllerDeps {
+  informers: Informers;
+  reconciler: Reconciler;
+  api: KubeApi;
+  metrics: Metrics;
+  log: Logger;
+  operatorNamespace: string;
+  concurrency: number;
+  resyncSeconds: number;
+}
+
+export class Controller {
+  readonly queue: WorkQueue;
+  private running = false;
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: ControllerDeps) {
+    const { informers, log, metrics } = deps;
+    this.queue = new WorkQueue((key) => this.reconcileKey(key), {
+      concurrency: deps.concurrency,
+      onResult: (key, result, seconds, retryInMs) => {
+        metrics.observeReconcile(result, seconds);
+        if (retryInMs !== undefined) log.debug('requeued', { key, retryInMs });
+      },
+    });
+    metrics.setSources({ phases: () => this.countPhases(), queueDepth: () => this.queue.depth() });
+
+    const pfs = informers.portForwards;
+    this.watch(pfs, (pf) => [keyOfPortForward(pf)]);
+    this.watch(informers.pods, (pod) => keysForPod(pod, pfs, deps.operatorNamespace));
+    this.watch(informers.services, (svc) => keysForOwned(svc, pfs));
+    this.watch(informers.endpoints, (eps) => keysForOwned(eps, pfs));
+    this.watch(informers.namespaces, (ns) => keysForNamespace(ns, pfs));
+  }
+
+  /** Starts reconciling once the caches are filled (the leader calls this). */
+  async start(): Promise<void> {
+    await this.deps.informers.synced;
+    this.running = true;
+    this.deps.log.info('controller started', { concurrency: this.deps.concurrency, resyncSeconds: this.deps.resyncSeconds });
+    await this.resync();
+    this.resyncTimer = setInterval(() => void this.resync(), this.deps.resyncSeconds * 1000);
+    this.resyncTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.resyncTimer);
+    await this.queue.stop();
+  }
+
+  private watch<T extends KubernetesObject>(informer: ResilientInformer<T>, keys: (obj: T) => string[]): void {
+    informer.onChange((obj) => {
+      if (!this.running) return;
+      for (const key of keys(obj)) this.queue.add(key);
+    });
+  }
+
+  private async reconcileKey(key: string) {
+    const log = reconcileLogger(this.deps.log, key);
+    const result = await this.deps.reconciler.reconcile(key, log);
+    if (result.kind === 'error') {
+      log.error('reconcile failed; retrying with backoff', { failures: this.queue.failuresOf(key) + 1, error: describeError(result.error) });
+    } else {
+      log.debug('reconciled', { result: result.kind, ...(result.kind === 'requeueAfter' ? { requeueAfterMs: result.ms } : {}) });
+    }
+    return result;
+  }
+
+  /** Every PortForward again, and helpers whose PortForward is gone without its finalizer. */
+  private async resync(): Promise<void> {
+    if (!this.running) return;
+    const { informers, api, log, operatorNamespace } = this.deps;
+    for (const pf of informers.portForwards.list()) this.queue.add(keyOfPortForward(pf));
+    try {
+      const orphans = orphanHelpers(informers.pods, informers.portForwards, operatorNamespace);
+      await deleteHelpers(api, orphans, log, 'its PortForward no longer exists');
+    } catch (err) {
+      log.warn('could not delete orphaned helpers', { error: describeError(err) });
+    }
+  }
+
+  private countPhases(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const pf of this.deps.informers.portForwards.list()) {
+      const phase = pf.status?.phase ?? 'Unknown';
+      counts[phase] = (counts[phase] ?? 0) + 1;
+    }
+    return counts;
+  }
+}

@@ -1,0 +1,68 @@
+// Events on the PortForward (kubectl describe pf), written when something changes: a new Ready
+// reason, a helper created, an expiry. Never one per pass. Best effort: a failed Event is logged,
+// not retried, and never fails a reconcile.
+import { randomBytes } from 'node:crypto';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { Logger } from 'winston';
+import { API_VERSION, KIND, type PortForward } from '../api/index.js';
+import type { KubeApi } from '../kube/api.js';
+import { describeError } from '../kube/errors.js';
+
+export const COMPONENT = 'portforward-operator';
+
+export type EventType = 'Normal' | 'Warning';
+
+export class EventRecorder {
+  /** Last reason announced per PortForward uid: the status in the cache can lag our own writes. */
+  private readonly announced = new Map<string, string>();
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly instance: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Records an Event when `reason` differs from the last one announced (or, after a restart, from `previousReason`). */
+  async transition(pf: PortForward, previousReason: string | undefined, type: EventType, reason: string, message: string, log: Logger) {
+    const uid = pf.metadata.uid ?? '';
+    const last = this.announced.get(uid) ?? previousReason;
+    if (last === reason) return;
+    this.announced.set(uid, reason);
+    await this.record(pf, type, reason, message, log);
+  }
+
+  async record(pf: PortForward, type: EventType, reason: string, message: string, log: Logger): Promise<void> {
+    const now = this.now();
+    const event: CoreV1Event = {
+      metadata: { name: `${pf.metadata.name}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`, namespace: pf.metadata.namespace },
+      involvedObject: {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        name: pf.metadata.name,
+        namespace: pf.metadata.namespace,
+        uid: pf.metadata.uid,
+        resourceVersion: pf.metadata.resourceVersion,
+      },
+      type,
+      reason,
+      message: message.slice(0, 1024),
+      source: { component: COMPONENT },
+      reportingComponent: COMPONENT,
+      reportingInstance: this.instance,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    try {
+      await this.api.createEvent(event);
+      log.info('event', { type, reason, message });
+    } catch (err) {
+      log.warn('could not record event', { reason, error: describeError(err) });
+    }
+  }
+
+  /** Forget a deleted PortForward. */
+  forget(uid: string | undefined): void {
+    if (uid) this.announced.delete(uid);
+  }
+}

@@ -1,0 +1,102 @@
+// The helper pod of a PortForward: which existing helpers go, whether to create one, and what
+// the helper's state means for the person waiting on the tunnel.
+import type { V1Pod } from '@kubernetes/client-node';
+import { timeMs } from '../kube/time.js';
+import { ANNOTATIONS } from '../resources/names.js';
+import type { Readiness } from './status.js';
+
+export interface HelperPlan {
+  /** Helpers to delete: wrong name (old target), stale spec, or finished. */
+  remove: V1Pod[];
+  /** The helper to keep, when the desired one already runs. */
+  current: V1Pod | undefined;
+  /** Create the desired helper now (its name is free). */
+  create: boolean;
+}
+
+function isFinished(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
+}
+
+/**
+ * Decides from the existing helpers (those carrying the owner's uid label) and the desired one.
+ * There is never more than one live helper with the desired name: a stale one is deleted first
+ * and its replacement created on a later pass, once the name is free.
+ */
+export function planHelper(existing: readonly V1Pod[], desired: V1Pod | undefined): HelperPlan {
+  const desiredName = desired?.metadata?.name;
+  const desiredHash = desired?.metadata?.annotations?.[ANNOTATIONS.specHash];
+  const remove: V1Pod[] = [];
+  let current: V1Pod | undefined;
+  for (const pod of existing) {
+    if (pod.metadata?.deletionTimestamp) continue; // already going
+    const keep =
+      desiredName !== undefined &&
+      pod.metadata?.name === desiredName &&
+      pod.metadata?.annotations?.[ANNOTATIONS.specHash] === desiredHash &&
+      !isFinished(pod);
+    if (keep) current = pod;
+    else remove.push(pod);
+  }
+  const nameTaken = existing.some((p) => p.metadata?.name === desiredName);
+  return { remove, current, create: desired !== undefined && !nameTaken };
+}
+
+export function isPodReady(pod: V1Pod | undefined): boolean {
+  return (pod?.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** Waiting reasons that are just a container on its way up. */
+const STARTING = new Set(['ContainerCreating', 'PodInitializing']);
+
+/** A helper that just started gets this long to pass its readiness probe before it counts as stuck. */
+export const HELPER_STARTUP_GRACE_MS = 15_000;
+
+/** What the helper's state means, in words a person can act on. */
+export function helperReadiness(
+  pod: V1Pod | undefined,
+  helperName: string,
+  helperNamespace: string,
+  node: string,
+  nowMs: number,
+): Readiness {
+  if (!pod) {
+    return {
+      phase: 'Pending',
+      status: 'False',
+      reason: 'HelperStarting',
+      message: `Starting helper pod ${helperNamespace}/${helperName} on node ${node}.`,
+    };
+  }
+  if (isPodReady(pod)) {
+    return { phase: 'Ready', status: 'True', reason: 'Ready', message: 'The tunnel is up and carries traffic.' };
+  }
+  const container = pod.status?.containerStatuses?.[0];
+  const waiting = container?.state?.waiting;
+  const terminated = container?.state?.terminated ?? container?.lastState?.terminated;
+  const inspect = `See: kubectl -n ${helperNamespace} describe pod ${helperName}; kubectl -n ${helperNamespace} logs ${helperName}`;
+  if (waiting?.reason && !STARTING.has(waiting.reason)) {
+    const last = terminated?.message ? ` Last exit: ${terminated.message.trim()}` : '';
+    return {
+      phase: 'Pending',
+      status: 'False',
+      reason: 'HelperNotReady',
+      message: `Helper pod ${helperName} is waiting: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}.${last} ${inspect}`,
+    };
+  }
+  const startedAt = timeMs(container?.state?.running?.startedAt);
+  if (!container?.state?.running || (startedAt !== undefined && nowMs - startedAt < HELPER_STARTUP_GRACE_MS)) {
+    return {
+      phase: 'Pending',
+      status: 'False',
+      reason: 'HelperStarting',
+      message: `Helper pod ${helperName} is starting on node ${node} (${pod.status?.phase ?? 'Pending'}).`,
+    };
+  }
+  return {
+    phase: 'Pending',
+    status: 'False',
+    reason: 'HelperNotReady',
+    message: `Helper pod ${helperName} runs but is not ready: it has not yet entered the target's network namespace and opened its ports. ${inspect}`,
+  };
+}

@@ -1,0 +1,78 @@
+// The caches the operator reads from: PortForwards, pods (targets anywhere, helpers in the operator
+// namespace), the Services and Endpoints the operator made, and namespaces (the opt-in annotation).
+import type { KubernetesListObject, V1Endpoints, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { Logger } from 'winston';
+import { GROUP, PLURAL, VERSION, type PortForward } from '../api/index.js';
+import { LABELS, MANAGED_BY } from '../resources/names.js';
+import type { KubeClients } from './client.js';
+import { ResilientInformer, type Store } from './informer.js';
+
+type InformerLifecycle = Pick<ResilientInformer<PortForward>, 'resource' | 'synced' | 'hasSynced' | 'start' | 'stop'>;
+
+const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
+
+/** What the reconciler reads: plain stores, so tests can hand it in-memory ones. */
+export interface ClusterCache {
+  portForwards: Store<PortForward>;
+  pods: Store<V1Pod>;
+  services: Store<V1Service>;
+  endpoints: Store<V1Endpoints>;
+  namespaces: Store<V1Namespace>;
+}
+
+export interface Informers extends ClusterCache {
+  portForwards: ResilientInformer<PortForward>;
+  pods: ResilientInformer<V1Pod>;
+  services: ResilientInformer<V1Service>;
+  endpoints: ResilientInformer<V1Endpoints>;
+  namespaces: ResilientInformer<V1Namespace>;
+  all: InformerLifecycle[];
+  synced: Promise<void>;
+  hasSynced(): boolean;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createInformers({ kubeConfig, core, custom }: KubeClients, log: Logger): Informers {
+  const portForwards = new ResilientInformer<PortForward>(
+    'portforwards',
+    kubeConfig,
+    `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+    () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }) as Promise<KubernetesListObject<PortForward>>,
+    log,
+  );
+  const pods = new ResilientInformer<V1Pod>('pods', kubeConfig, '/api/v1/pods', () => core.listPodForAllNamespaces(), log);
+  const services = new ResilientInformer<V1Service>(
+    'services',
+    kubeConfig,
+    '/api/v1/services',
+    () => core.listServiceForAllNamespaces({ labelSelector: MANAGED }),
+    log,
+    MANAGED,
+  );
+  const endpoints = new ResilientInformer<V1Endpoints>(
+    'endpoints',
+    kubeConfig,
+    '/api/v1/endpoints',
+    () => core.listEndpointsForAllNamespaces({ labelSelector: MANAGED }),
+    log,
+    MANAGED,
+  );
+  const namespaces = new ResilientInformer<V1Namespace>('namespaces', kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), log);
+
+  const all: InformerLifecycle[] = [portForwards, pods, services, endpoints, namespaces];
+  return {
+    portForwards,
+    pods,
+    services,
+    endpoints,
+    namespaces,
+    all,
+    synced: Promise.all(all.map((i) => i.synced)).then(() => undefined),
+    hasSynced: () => all.every((i) => i.hasSynced),
+    start: () => all.forEach((i) => i.start()),
+    stop: async () => {
+      await Promise.all(all.map((i) => i.stop()));
+    },
+  };
+}

@@ -1,0 +1,68 @@
+// Prometheus metrics, served on /metrics by health.ts.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PHASES, type Phase } from '../api/index.js';
+import type { Result } from '../controller/result.js';
+
+export interface MetricSources {
+  /** PortForwards per phase, read from the cache at scrape time. */
+  phases: () => Partial<Record<Phase | 'Unknown', number>>;
+  queueDepth: () => number;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private sources: MetricSources = { phases: () => ({}), queueDepth: () => 0 };
+
+  private readonly reconciles = new Counter({
+    name: 'portforward_reconcile_total',
+    help: 'Reconcile passes, by result (done, requeue, error).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: 'portforward_reconcile_duration_seconds',
+    help: 'Time spent in one reconcile pass.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'portforward_reconcile_errors_total',
+    help: 'Reconcile passes that failed and will be retried with backoff.',
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const self = this;
+    new Gauge({
+      name: 'portforward_resources',
+      help: 'PortForwards, by phase.',
+      labelNames: ['phase'] as const,
+      registers: [this.registry],
+      collect() {
+        const counts = self.sources.phases();
+        this.reset();
+        for (const phase of [...PHASES, 'Unknown'] as const) this.set({ phase }, counts[phase] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'portforward_queue_depth',
+      help: 'Keys waiting in the work queue.',
+      registers: [this.registry],
+      collect() {
+        this.set(self.sources.queueDepth());
+      },
+    });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  setSources(sources: MetricSources): void {
+    this.sources = sources;
+  }
+
+  observeReconcile(result: Result, seconds: number): void {
+    const label = result.kind === 'requeueAfter' ? 'requeue' : result.kind;
+    this.reconciles.inc({ result: label });
+    this.duration.observe(seconds);
+    if (result.kind === 'error') this.errors.inc();
+  }
+}

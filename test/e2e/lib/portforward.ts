@@ -1,0 +1,67 @@
+// Helpers for PortForward stories: targets that listen on loopback only, and reading status.
+import { apply, eventually, exec, getJson, kubectl, toolboxPod, waitRunning } from './kube.js';
+
+export const OPERATOR_NS = 'portforward-system';
+
+/** A pod serving HTTP (TCP) and a UDP echo on 127.0.0.1 only: unreachable from other pods. */
+export function loopbackTarget(ns: string, name: string, labels: Record<string, string> = { app: name }) {
+  const udpEcho =
+    "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('127.0.0.1',5353))\n" +
+    'while True:\n d,a=s.recvfrom(2048);s.sendto(b"echo:"+d,a)';
+  return toolboxPod(
+    ns,
+    name,
+    `mkdir -p /srv && echo "hello from $(hostname)" > /srv/index.html && ` +
+      `(python3 -c '${udpEcho}' &) && exec python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv`,
+    { labels },
+  );
+}
+
+export function portForward(ns: string, name: string, spec: object) {
+  return { apiVersion: 'portforward.io/v1alpha1', kind: 'PortForward', metadata: { name, namespace: ns }, spec };
+}
+
+export async function getPf(ns: string, name: string): Promise<any> {
+  return getJson(['portforward', '-n', ns, name]);
+}
+
+export async function waitReady(ns: string, name: string, timeoutS = 120): Promise<any> {
+  await kubectl(['wait', '-n', ns, '--for=condition=Ready', `portforward/${name}`, `--timeout=${timeoutS}s`], {
+    timeoutMs: (timeoutS + 10) * 1000,
+  });
+  return getPf(ns, name);
+}
+
+/** Waits until the Ready condition has the given reason; returns the PortForward. */
+export async function waitReason(ns: string, name: string, reason: string, timeoutMs = 60_000): Promise<any> {
+  return eventually(`${ns}/${name} Ready reason ${reason}`, async () => {
+    const pf = await getPf(ns, name);
+    const ready = (pf.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+    return ready?.reason === reason ? pf : undefined;
+  }, timeoutMs);
+}
+
+/** The operator's helper pods for a PortForward. */
+export async function helpersOf(pfUid: string): Promise<any[]> {
+  return (await getJson(['pods', '-n', OPERATOR_NS, '-l', `portforward.io/owner-uid=${pfUid}`])).items;
+}
+
+/** A client pod to send traffic from. */
+export async function clientPod(ns: string, name = 'client') {
+  await apply(toolboxPod(ns, name, 'exec sleep infinity'));
+  await waitRunning(ns, name);
+  return {
+    curl: (url: string) => exec(ns, name, ['curl', '-sf', '--max-time', '3', url]),
+    udp: (host: string, port: number, text: string) =>
+      exec(ns, name, [
+        'python3', '-c',
+        `import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(3);` +
+          `s.sendto(b'${text}',('${host}',${port}));print(s.recvfrom(2048)[0].decode())`,
+      ]),
+  };
+}
+
+export async function eventsFor(ns: string, name: string): Promise<any[]> {
+  const list = await getJson(['events', '-n', ns, '--field-selector', `involvedObject.name=${name},involvedObject.kind=PortForward`]);
+  return list.items;
+}

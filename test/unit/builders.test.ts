@@ -1,0 +1,100 @@
+// The objects the operator creates, as pure functions of the PortForward: what a cluster admin
+// would check before letting a privileged helper run.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { helperPodFor, type ResolvedTarget } from '../../src/resources/helper-pod.js';
+import { ANNOTATIONS, LABELS, helperPodName, serviceName } from '../../src/resources/names.js';
+import { endpointsFor, serviceFor } from '../../src/resources/service.js';
+import { config, validSpec } from './support/fixtures.js';
+
+const owner = { namespace: 'team-a', name: 'web', uid: 'pf-uid' };
+const target: ResolvedTarget = { namespace: 'team-a', pod: 'nginx', uid: 'pod-uid', node: 'node-7' };
+const settings = { namespace: config.namespace, image: config.helperImage, imagePullPolicy: config.helperImagePullPolicy, dataPath: config.helperDataPath };
+const spec = validSpec({ target: { pod: 'nginx' }, ports: [{ port: 10080, targetPort: 80 }, { port: 5353, protocol: 'UDP' }] });
+
+describe('the helper pod', () => {
+  const helper = helperPodFor(owner, spec, target, settings);
+  const container = helper.spec!.containers[0]!;
+
+  it('runs on the target\'s node, in the operator\'s namespace', () => {
+    assert.equal(helper.spec!.nodeName, 'node-7');
+    assert.equal(helper.metadata!.namespace, 'portforward-system');
+  });
+
+  it('gets only the capabilities to enter a network namespace, not full privilege', () => {
+    const sc = container.securityContext!;
+    assert.deepEqual(sc.capabilities!.drop, ['ALL']);
+    assert.deepEqual(sc.capabilities!.add, ['SYS_ADMIN', 'SYS_PTRACE']);
+    assert.notEqual(sc.privileged, true);
+    assert.equal(sc.readOnlyRootFilesystem, true);
+  });
+
+  it('may bind ports below 1024 only when asked to', () => {
+    const low = helperPodFor(owner, validSpec({ target: { pod: 'x' }, ports: [{ port: 53, protocol: 'UDP' }] }), target, settings);
+    assert.deepEqual(low.spec!.containers[0]!.securityContext!.capabilities!.add, ['SYS_ADMIN', 'SYS_PTRACE', 'NET_BIND_SERVICE']);
+  });
+
+  it('carries no service-account token', () => {
+    assert.equal(helper.spec!.automountServiceAccountToken, false);
+  });
+
+  it('is found again by its owner\'s uid and names its owner', () => {
+    assert.equal(helper.metadata!.labels![LABELS.ownerUid], 'pf-uid');
+    assert.equal(helper.metadata!.annotations![ANNOTATIONS.owner], 'team-a/web');
+  });
+
+  it('is the same object every time (no clock, no randomness)', () => {
+    assert.deepEqual(helperPodFor(owner, spec, target, settings), helper);
+  });
+
+  it('changes its spec hash when the ports change, so it is replaced', () => {
+    const other = helperPodFor(owner, validSpec({ target: { pod: 'nginx' }, ports: [{ port: 10080, targetPort: 81 }] }), target, settings);
+    assert.notEqual(other.metadata!.annotations![ANNOTATIONS.specHash], helper.metadata!.annotations![ANNOTATIONS.specHash]);
+  });
+});
+
+describe('names', () => {
+  it('are deterministic DNS labels of at most 63 characters', () => {
+    const long = 'a'.repeat(63);
+    for (const name of [serviceName(long), helperPodName(long, long, 'uid')]) {
+      assert.ok(name.length <= 63, name);
+      assert.match(name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    }
+    assert.equal(helperPodName('team-a', 'web', 'u1'), helperPodName('team-a', 'web', 'u1'));
+  });
+
+  it('do not collide for two long names with the same beginning', () => {
+    const a = 'x'.repeat(60) + 'one';
+    const b = 'x'.repeat(60) + 'two';
+    assert.notEqual(serviceName(a), serviceName(b));
+    assert.notEqual(helperPodName('team-a', a, 'u'), helperPodName('team-a', b, 'u'));
+  });
+
+  it('give a re-targeted tunnel a fresh helper name', () => {
+    assert.notEqual(helperPodName('team-a', 'web', 'pod-1'), helperPodName('team-a', 'web', 'pod-2'));
+  });
+
+  it('keep short Service names readable', () => {
+    assert.equal(serviceName('web'), 'pf-web');
+  });
+});
+
+describe('the Service and Endpoints', () => {
+  it('expose each port of the spec, without a selector', () => {
+    const service = serviceFor(owner, spec);
+    assert.equal(service.spec!.selector, undefined);
+    assert.deepEqual(
+      service.spec!.ports!.map((p) => [p.name, p.port, p.protocol]),
+      [['tcp-10080', 10080, 'TCP'], ['udp-5353', 5353, 'UDP']],
+    );
+    assert.equal(service.metadata!.ownerReferences![0]!.uid, 'pf-uid');
+    assert.equal(service.metadata!.ownerReferences![0]!.controller, true);
+  });
+
+  it('list the helper as ready only when it is', () => {
+    const helper = { podName: 'h', podNamespace: 'portforward-system', podIP: '10.1.2.3', nodeName: 'node-7', ready: false };
+    assert.equal(endpointsFor(owner, spec, helper).subsets![0]!.notReadyAddresses![0]!.ip, '10.1.2.3');
+    assert.equal(endpointsFor(owner, spec, { ...helper, ready: true }).subsets![0]!.addresses![0]!.ip, '10.1.2.3');
+    assert.deepEqual(endpointsFor(owner, spec, undefined).subsets, []);
+  });
+});

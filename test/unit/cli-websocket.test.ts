@@ -1,0 +1,70 @@
+// The WebSocket framing and port-forward channels `kubectl pf connect` speaks to the API server.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PortForwardChannels, portForwardPath } from '../../src/cli/pod-port.js';
+import { encodeFrame, FrameParser, OPCODE } from '../../src/cli/websocket.js';
+
+describe('WebSocket frames', () => {
+  it('a masked client frame reads back as the bytes sent, at every length encoding', () => {
+    for (const size of [0, 1, 125, 126, 65535, 65536, 200_000]) {
+      const payload = Buffer.alloc(size, 7);
+      const frame = encodeFrame(OPCODE.binary, [Buffer.from([0]), payload], Buffer.from([1, 2, 3, 4]));
+      const [decoded, ...rest] = new FrameParser().push(frame);
+      assert.equal(rest.length, 0);
+      assert.equal(decoded?.opcode, OPCODE.binary);
+      assert.equal(decoded?.fin, true);
+      assert.deepEqual(decoded?.payload, Buffer.concat([Buffer.from([0]), payload]), `size ${size}`);
+    }
+  });
+
+  it('frames split anywhere across TCP chunks, or packed together, come out whole', () => {
+    const frames = [Buffer.from('first'), Buffer.alloc(70_000, 1), Buffer.from('third')].map((p) => encodeFrame(OPCODE.binary, [p], null));
+    const stream = Buffer.concat(frames);
+    for (const step of [1, 3, 1000, stream.length]) {
+      const parser = new FrameParser();
+      const out = [];
+      for (let i = 0; i < stream.length; i += step) out.push(...parser.push(stream.subarray(i, i + step)));
+      assert.deepEqual(
+        out.map((f) => f.payload.length),
+        [5, 70_000, 5],
+        `chunks of ${step}`,
+      );
+    }
+  });
+});
+
+describe('port-forward channels (v4.channel.k8s.io)', () => {
+  it('drops the 2-byte port prefix of each channel and splits data from errors', () => {
+    const data: string[] = [];
+    const errors: string[] = [];
+    const channels = new PortForwardChannels(
+      (d) => data.push(d.toString()),
+      (e) => errors.push(e),
+    );
+    const prefix = Buffer.from([0x50, 0x27]); // 10064, little endian
+    channels.receive(Buffer.concat([Buffer.from([0]), prefix]));
+    channels.receive(Buffer.concat([Buffer.from([1]), prefix]));
+    channels.receive(Buffer.from('\x00hello'));
+    channels.receive(Buffer.from('\x01connection refused'));
+    channels.receive(Buffer.from('\x07ignored'));
+    assert.deepEqual(data, ['hello']);
+    assert.deepEqual(errors, ['connection refused']);
+  });
+
+  it('also copes with the prefix arriving together with data', () => {
+    const data: string[] = [];
+    const channels = new PortForwardChannels(
+      (d) => data.push(d.toString()),
+      () => undefined,
+    );
+    channels.receive(Buffer.from('\x00\x50\x27hi'));
+    assert.deepEqual(data, ['hi']);
+  });
+
+  it('asks the API server for the pod port the kubectl way', () => {
+    assert.equal(
+      portForwardPath({ namespace: 'portforward-system', pod: 'pf-team-a-web-1a2b3c4d' }, 10080),
+      '/api/v1/namespaces/portforward-system/pods/pf-team-a-web-1a2b3c4d/portforward?ports=10080',
+    );
+  });
+});

@@ -1,0 +1,158 @@
+// The work queue: each PortForward is handled by one pass at a time, repeats collapse, and
+// failures back off without blocking other keys.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { backoffDelay, RECONCILE_BACKOFF } from '../../src/controller/backoff.js';
+import { WorkQueue } from '../../src/controller/queue.js';
+import { done, failed, requeueAfter, type Result } from '../../src/controller/result.js';
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const fastBackoff = { initialMs: 5, maxMs: 40, jitter: 0 };
+
+describe('the work queue', () => {
+  it('runs a key once when it is added many times before it starts', async () => {
+    const runs: string[] = [];
+    const slow = deferred();
+    const q = new WorkQueue(async (key) => {
+      runs.push(key);
+      if (key === 'team-a/slow') await slow.promise;
+      return done;
+    }, { concurrency: 1 });
+    q.add('team-a/slow'); // takes the only slot
+    q.add('team-a/web');
+    q.add('team-a/web');
+    q.add('team-a/web');
+    assert.equal(q.depth(), 1);
+    slow.resolve();
+    await tick();
+    await q.idle();
+    assert.deepEqual(runs, ['team-a/slow', 'team-a/web']);
+    await q.stop();
+  });
+
+  it('never runs the same key twice at once, and runs it again if it changed meanwhile', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    const first = deferred();
+    const q = new WorkQueue(async () => {
+      running++;
+      runs++;
+      maxRunning = Math.max(maxRunning, running);
+      if (runs === 1) await first.promise;
+      running--;
+      return done;
+    }, { concurrency: 4 });
+    q.add('team-a/web');
+    await tick();
+    q.add('team-a/web'); // arrives while the first pass runs
+    q.add('team-a/web');
+    await tick();
+    assert.equal(runs, 1, 'the second pass waits for the first');
+    first.resolve();
+    await tick(5);
+    await q.idle();
+    assert.equal(runs, 2, 'it runs once more, not twice more');
+    assert.equal(maxRunning, 1);
+    await q.stop();
+  });
+
+  it('runs different keys side by side, up to the concurrency limit', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const q = new WorkQueue(async () => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await tick(5);
+      running--;
+      return done;
+    }, { concurrency: 2 });
+    for (const k of ['a/1', 'a/2', 'a/3', 'a/4', 'a/5']) q.add(k);
+    await tick(1);
+    await q.idle();
+    assert.equal(maxRunning, 2);
+    await q.stop();
+  });
+
+  it('runs a key again when a pass asks to be requeued later', async () => {
+    const times: number[] = [];
+    const q = new WorkQueue(async () => {
+      times.push(Date.now());
+      return times.length === 1 ? requeueAfter(30) : done;
+    }, { concurrency: 1 });
+    q.add('a/b');
+    await tick(80);
+    assert.equal(times.length, 2);
+    assert.ok(times[1]! - times[0]! >= 25, 'not before the delay');
+    await q.stop();
+  });
+
+  it('keeps the earliest of several delays for a key', async () => {
+    let runs = 0;
+    const q = new WorkQueue(async () => (runs++, done), { concurrency: 1 });
+    q.addAfter('a/b', 20);
+    q.addAfter('a/b', 500);
+    await tick(60);
+    assert.equal(runs, 1);
+    await q.stop();
+  });
+
+  it('backs off a failing key more each time, and forgets it after a success', async () => {
+    const outcomes: Result[] = [failed(new Error('boom')), failed(new Error('boom')), failed(new Error('boom')), done];
+    const retries: (number | undefined)[] = [];
+    const q = new WorkQueue(async () => outcomes.shift() ?? done, {
+      concurrency: 1,
+      backoff: fastBackoff,
+      onResult: (_key, _result, _s, retryInMs) => retries.push(retryInMs),
+    });
+    q.add('a/b');
+    await tick(120);
+    assert.deepEqual(retries.slice(0, 4), [5, 10, 20, undefined]);
+    assert.equal(q.failuresOf('a/b'), 0);
+    await q.stop();
+  });
+
+  it('treats a thrown error like a failed pass', async () => {
+    let calls = 0;
+    const q = new WorkQueue(async () => {
+      calls++;
+      if (calls === 1) throw new Error('unexpected');
+      return done;
+    }, { concurrency: 1, backoff: fastBackoff });
+    q.add('a/b');
+    await tick(40);
+    assert.equal(calls, 2);
+    await q.stop();
+  });
+
+  it('takes no more work once stopped', async () => {
+    let runs = 0;
+    const q = new WorkQueue(async () => (runs++, done), { concurrency: 1 });
+    await q.stop();
+    q.add('a/b');
+    q.addAfter('a/c', 1);
+    await tick(10);
+    assert.equal(runs, 0);
+  });
+});
+
+describe('reconcile backoff', () => {
+  it('starts at half a second and is capped at a minute', () => {
+    const noJitter = () => 0.5;
+    assert.equal(backoffDelay(RECONCILE_BACKOFF, 1, noJitter), 500);
+    assert.equal(backoffDelay(RECONCILE_BACKOFF, 2, noJitter), 1000);
+    assert.equal(backoffDelay(RECONCILE_BACKOFF, 20, noJitter), 60_000);
+    assert.ok(backoffDelay(RECONCILE_BACKOFF, 50, () => 1) <= 60_000);
+  });
+
+  it('spreads retries with jitter', () => {
+    assert.notEqual(backoffDelay(RECONCILE_BACKOFF, 3, () => 0), backoffDelay(RECONCILE_BACKOFF, 3, () => 1));
+  });
+});

@@ -1,0 +1,327 @@
+// The operator's behaviour as a user sees it, against an in-memory cluster: what exists after a
+// pass, and what the PortForward's status and Events say.
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import { proxyServiceName } from '../../src/resources/names.js';
+import type { PortForward } from '../../src/api/index.js';
+import { EventRecorder } from '../../src/controller/events.js';
+import { Reconciler } from '../../src/controller/reconciler.js';
+import type { Result } from '../../src/controller/result.js';
+import { readyCondition } from '../../src/controller/status.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { FINALIZER, LABELS } from '../../src/resources/names.js';
+import { FakeCluster } from './support/fake-cluster.js';
+import { OPERATOR_NAMESPACE, config, pod, portForward } from './support/fixtures.js';
+
+const log = silentLogger();
+const NOW = Date.parse('2030-01-01T00:00:10Z');
+
+let cluster: FakeCluster;
+let reconciler: Reconciler;
+
+function setup(overrides: Partial<typeof config> = {}, now = NOW): void {
+  cluster = new FakeCluster();
+  cluster.addNamespace('team-a');
+  cluster.addNamespace(OPERATOR_NAMESPACE);
+  reconciler = new Reconciler({
+    config: { ...config, ...overrides },
+    cache: cluster,
+    api: cluster.api,
+    events: new EventRecorder(cluster.api, 'test', () => new Date(now)),
+    now: () => now,
+  });
+}
+
+const reconcile = (key: string): Promise<Result> => reconciler.reconcile(key, log);
+
+function status(name = 'web', namespace = 'team-a') {
+  const pf = cluster.pf(namespace, name);
+  assert.ok(pf, `PortForward ${namespace}/${name} exists`);
+  return { pf, status: pf.status, ready: readyCondition(pf.status) };
+}
+
+function eventReasons(): string[] {
+  return cluster.events.map((e) => e.reason!);
+}
+
+const webSpec = { target: { pod: 'nginx' }, ports: [{ port: 10080, targetPort: 80 }] };
+
+describe('a PortForward to a pod that listens on localhost', () => {
+  beforeEach(() => {
+    setup();
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    cluster.addPortForward(portForward('team-a', 'web', webSpec));
+  });
+
+  it('gets a helper pinned to the pod\'s node, a Service, and says it is starting', async () => {
+    await reconcile('team-a/web');
+
+    const [helper, ...others] = cluster.helpers();
+    assert.equal(others.length, 0, 'exactly one helper');
+    assert.equal(helper!.spec!.nodeName, 'node-1');
+    const { pf, status: s, ready } = status();
+    assert.ok(pf.metadata.finalizers?.includes(FINALIZER), 'the finalizer guards the cleanup');
+    assert.equal(s?.phase, 'Pending');
+    assert.equal(ready?.reason, 'HelperStarting');
+    assert.equal(s?.ports, '10080->80/TCP');
+    assert.deepEqual(s?.target, { namespace: 'team-a', pod: 'nginx', uid: 'uid-team-a-nginx', node: 'node-1' });
+    const service = cluster.services.get('team-a', 'pf-web');
+    assert.deepEqual(service?.spec?.ports?.map((p) => p.port), [10080]);
+    assert.equal(s?.service?.clusterIP, service?.spec?.clusterIP);
+  });
+
+  it('becomes Ready once the helper is ready, with the ways to reach it', async () => {
+    await reconcile('team-a/web');
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    await reconcile('team-a/web');
+
+    const { status: s, ready } = status();
+    assert.equal(s?.phase, 'Ready');
+    assert.equal(ready?.status, 'True');
+    assert.match(ready!.message, /pf-web\.team-a\.svc:10080 reaches pod team-a\/nginx on node node-1/);
+    assert.deepEqual(s?.access?.inCluster, ['pf-web.team-a.svc:10080']);
+    assert.deepEqual(s?.access?.apiServerProxy, [`/api/v1/namespaces/portforward-system/services/${proxyServiceName('team-a', 'web')}:10080/proxy/`]);
+    assert.equal(s?.access?.portForwardCommand, `kubectl port-forward -n ${OPERATOR_NAMESPACE} pod/${helper.metadata!.name} 10080:10080`);
+    const endpoints = cluster.endpoints.get('team-a', 'pf-web');
+    assert.equal(endpoints?.subsets?.[0]?.addresses?.[0]?.ip, helper.status!.podIP);
+    assert.deepEqual(eventReasons(), ['HelperCreated', 'HelperStarting', 'Ready']);
+  });
+
+  it('lists the helper as not ready in the Endpoints until its probe passes', async () => {
+    await reconcile('team-a/web');
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, false);
+    await reconcile('team-a/web');
+    const subset = cluster.endpoints.get('team-a', 'pf-web')?.subsets?.[0];
+    assert.equal(subset?.addresses, undefined);
+    assert.equal(subset?.notReadyAddresses?.[0]?.ip, helper.status!.podIP);
+    assert.equal(status().status?.phase, 'Pending');
+  });
+
+  it('writes nothing and records no Event when a pass finds nothing changed', async () => {
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    await reconcile('team-a/web');
+    const writes = cluster.writes;
+    const events = cluster.events.length;
+    const transition = status().ready?.lastTransitionTime;
+
+    await reconcile('team-a/web');
+    await reconcile('team-a/web');
+    assert.equal(cluster.writes, writes);
+    assert.equal(cluster.events.length, events);
+    assert.equal(status().ready?.lastTransitionTime, transition);
+  });
+
+  it('leaves nothing behind when deleted', async () => {
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    await reconcile('team-a/web');
+
+    cluster.deletePortForwardNow(cluster.pf('team-a', 'web')!);
+    await reconcile('team-a/web');
+
+    assert.equal(cluster.pf('team-a', 'web'), undefined, 'the finalizer was removed and the object is gone');
+    assert.deepEqual(cluster.helpers(), []);
+    assert.equal(cluster.services.get('team-a', 'pf-web'), undefined);
+    assert.equal(cluster.endpoints.get('team-a', 'pf-web'), undefined);
+  });
+
+  it('waits, saying so, while the pod is missing, and tears the helper down', async () => {
+    await reconcile('team-a/web');
+    cluster.pods.delete('team-a', 'nginx');
+    await reconcile('team-a/web');
+
+    const { status: s, ready } = status();
+    assert.equal(s?.phase, 'Pending');
+    assert.equal(ready?.reason, 'TargetNotFound');
+    assert.deepEqual(cluster.helpers(), []);
+    assert.ok(cluster.services.get('team-a', 'pf-web'), 'the Service (the address) stays');
+  });
+
+  it('replaces the helper when the ports change', async () => {
+    await reconcile('team-a/web');
+    const before = cluster.helpers()[0]!;
+    const pf = cluster.pf('team-a', 'web')!;
+    cluster.portForwards.put({ ...pf, spec: { ...webSpec, ports: [{ port: 10080, targetPort: 8080 }] } });
+
+    await reconcile('team-a/web'); // deletes the stale helper; its name is the same, so it is created on the next pass
+    await reconcile('team-a/web');
+    const after = cluster.helpers();
+    assert.equal(after.length, 1);
+    assert.notEqual(after[0]!.metadata!.uid, before.metadata!.uid);
+    assert.match(JSON.stringify(after[0]!.spec!.containers[0]!.env), /10080:8080\/tcp/);
+  });
+});
+
+describe('a PortForward with a selector', () => {
+  const spec = { target: { selector: { matchLabels: { app: 'web' } } }, ports: [{ port: 8080 }] };
+
+  beforeEach(() => setup());
+
+  it('follows the pod to another node when it is replaced', async () => {
+    cluster.addPod(pod('team-a', 'web-1', { node: 'node-1', labels: { app: 'web' } }));
+    cluster.addPortForward(portForward('team-a', 'web', spec));
+    await reconcile('team-a/web');
+    assert.equal(cluster.helpers()[0]!.spec!.nodeName, 'node-1');
+
+    cluster.pods.delete('team-a', 'web-1');
+    cluster.addPod(pod('team-a', 'web-2', { node: 'node-2', labels: { app: 'web' } }));
+    await reconcile('team-a/web');
+
+    const helpers = cluster.helpers();
+    assert.equal(helpers.length, 1, 'the old helper went, one new one came');
+    assert.equal(helpers[0]!.spec!.nodeName, 'node-2');
+    assert.equal(status().status?.target?.pod, 'web-2');
+  });
+
+  it('stays on its pod when an older matching pod appears', async () => {
+    cluster.addPod(pod('team-a', 'web-1', { labels: { app: 'web' }, created: '2029-12-31T00:00:00Z' }));
+    cluster.addPortForward(portForward('team-a', 'web', spec));
+    await reconcile('team-a/web');
+    cluster.addPod(pod('team-a', 'web-0', { labels: { app: 'web' }, created: '2029-01-01T00:00:00Z' }));
+    await reconcile('team-a/web');
+    assert.equal(status().status?.target?.pod, 'web-1');
+  });
+
+  it('waits for a ready pod', async () => {
+    cluster.addPod(pod('team-a', 'web-1', { labels: { app: 'web' }, ready: false }));
+    cluster.addPortForward(portForward('team-a', 'web', spec));
+    await reconcile('team-a/web');
+    const { status: s, ready } = status();
+    assert.equal(s?.phase, 'Pending');
+    assert.equal(ready?.reason, 'NoMatchingPod');
+    assert.match(ready!.message, /app=web/);
+    assert.deepEqual(cluster.helpers(), []);
+  });
+});
+
+describe('reaching into another namespace', () => {
+  const spec = { target: { namespace: 'databases', pod: 'postgres-0' }, ports: [{ port: 5432 }] };
+
+  beforeEach(() => {
+    setup();
+    cluster.addNamespace('databases');
+    cluster.addPod(pod('databases', 'postgres-0'));
+    cluster.addPortForward(portForward('team-a', 'db', spec));
+  });
+
+  it('is refused until that namespace opts in, with the command that allows it', async () => {
+    await reconcile('team-a/db');
+    const { status: s, ready } = status('db');
+    assert.equal(s?.phase, 'Failed');
+    assert.equal(ready?.reason, 'CrossNamespaceNotAllowed');
+    assert.match(ready!.message, /kubectl annotate namespace databases portforward\.io\/allow-from=team-a/);
+    assert.deepEqual(cluster.helpers(), []);
+    assert.equal(cluster.events.at(-1)?.type, 'Warning');
+  });
+
+  it('works once the namespace allows it, and stops when it withdraws', async () => {
+    cluster.addNamespace('databases', { 'portforward.io/allow-from': 'team-b, team-a' });
+    await reconcile('team-a/db');
+    assert.equal(cluster.helpers().length, 1);
+
+    cluster.addNamespace('databases', {});
+    await reconcile('team-a/db');
+    assert.deepEqual(cluster.helpers(), [], 'the tunnel is torn down');
+    assert.equal(status('db').ready?.reason, 'CrossNamespaceNotAllowed');
+  });
+});
+
+describe('what the operator refuses', () => {
+  beforeEach(() => setup());
+
+  it('a pod on the host network: entering it would expose the node', async () => {
+    cluster.addPod(pod('team-a', 'agent', { hostNetwork: true }));
+    cluster.addPortForward(portForward('team-a', 'web', { target: { pod: 'agent' }, ports: [{ port: 9100 }] }));
+    await reconcile('team-a/web');
+    assert.equal(status().status?.phase, 'Failed');
+    assert.equal(status().ready?.reason, 'TargetUsesHostNetwork');
+    assert.deepEqual(cluster.helpers(), []);
+  });
+
+  it('a Service name someone else uses: it is left untouched', async () => {
+    const foreign = { metadata: { name: 'pf-web', namespace: 'team-a', resourceVersion: '7' }, spec: { ports: [{ port: 1 }] } };
+    cluster.foreignServices.put(foreign);
+    cluster.addPod(pod('team-a', 'nginx'));
+    cluster.addPortForward(portForward('team-a', 'web', webSpec));
+
+    await reconcile('team-a/web');
+    assert.equal(status().ready?.reason, 'ServiceNameConflict');
+    assert.equal(status().status?.phase, 'Failed');
+    assert.deepEqual(cluster.foreignServices.get('team-a', 'pf-web'), foreign);
+    assert.deepEqual(cluster.helpers(), []);
+  });
+
+  it('an invalid spec: Failed with the problem and an Event, and no retry loop', async () => {
+    cluster.addPortForward(portForward('team-a', 'web', { target: { pod: 'nginx' }, ports: [{ port: 0 }] }));
+    const result = await reconcile('team-a/web');
+    assert.deepEqual(result, { kind: 'done' });
+    assert.equal(status().status?.phase, 'Failed');
+    assert.equal(status().ready?.reason, 'InvalidSpec');
+    assert.match(status().ready!.message, /spec\.ports\.0\.port/);
+    assert.deepEqual(
+      cluster.events.map((e) => [e.type, e.reason]),
+      [['Warning', 'InvalidSpec']],
+    );
+  });
+});
+
+describe('a PortForward with a ttl', () => {
+  const spec = { ...webSpec, ttl: '1h' };
+
+  it('asks to be looked at again when it expires', async () => {
+    setup();
+    cluster.addPod(pod('team-a', 'nginx'));
+    cluster.addPortForward(portForward('team-a', 'web', spec));
+    const result = await reconcile('team-a/web');
+    assert.equal(status().status?.expiresAt, '2030-01-01T01:00:00Z');
+    assert.equal(result.kind, 'requeueAfter');
+    assert.ok(result.kind === 'requeueAfter' && result.ms <= 3600_000 - 10_000);
+  });
+
+  it('is deleted, helper and all, once it has expired', async () => {
+    setup({}, Date.parse('2030-01-01T01:00:01Z'));
+    cluster.addPod(pod('team-a', 'nginx'));
+    cluster.addPortForward(portForward('team-a', 'web', spec));
+    await reconcile('team-a/web');
+    assert.ok(eventReasons().includes('Expired'));
+    assert.ok(cluster.pf('team-a', 'web')?.metadata.deletionTimestamp, 'deleted (held by its finalizer)');
+    await reconcile('team-a/web');
+    assert.equal(cluster.pf('team-a', 'web'), undefined);
+    assert.deepEqual(cluster.helpers(), []);
+  });
+
+  it('never outlives the operator\'s MAX_TTL, even without a ttl of its own', async () => {
+    setup({ maxTtlSeconds: 600 });
+    cluster.addPod(pod('team-a', 'nginx'));
+    cluster.addPortForward(portForward('team-a', 'web', webSpec));
+    await reconcile('team-a/web');
+    assert.equal(status().status?.expiresAt, '2030-01-01T00:10:00Z');
+  });
+});
+
+describe('races with other writers', () => {
+  it('a stale copy of the PortForward is retried soon, not backed off', async () => {
+    setup();
+    cluster.addPod(pod('team-a', 'nginx'));
+    const pf = cluster.addPortForward(portForward('team-a', 'web', webSpec));
+    const stale: PortForward = { ...pf, metadata: { ...pf.metadata, resourceVersion: '0' } };
+    const staleCache = { ...cluster, portForwards: { get: () => stale, list: () => [stale] } };
+    const racing = new Reconciler({ config, cache: staleCache as never, api: cluster.api, events: new EventRecorder(cluster.api, 't'), now: () => NOW });
+    assert.deepEqual(await racing.reconcile('team-a/web', log), { kind: 'requeueAfter', ms: 1000 });
+  });
+
+  it('a PortForward gone from the cache is done', async () => {
+    setup();
+    assert.deepEqual(await reconcile('team-a/nothing'), { kind: 'done' });
+  });
+
+  it('helpers are found again by the owner label after a restart', async () => {
+    setup();
+    cluster.addPod(pod('team-a', 'nginx'));
+    cluster.addPortForward(portForward('team-a', 'web', webSpec));
+    await reconcile('team-a/web');
+    const uid = cluster.pf('team-a', 'web')!.metadata.uid!;
+    assert.equal(cluster.helpers()[0]!.metadata!.labels![LABELS.ownerUid], uid);
+  });
+});

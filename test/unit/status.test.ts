@@ -1,0 +1,66 @@
+// The status a person reads: conditions that say since when, short port lists, ways to connect.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { accessFor, composeStatus, portsSummary, sameStatus, setCondition } from '../../src/controller/status.js';
+import { validSpec } from './support/fixtures.js';
+
+const T1 = '2030-01-01T00:00:00Z';
+const T2 = '2030-01-01T00:05:00Z';
+
+describe('the Ready condition', () => {
+  it('keeps its lastTransitionTime while its status holds, even when the reason changes', () => {
+    const first = setCondition(undefined, { type: 'Ready', status: 'False', reason: 'HelperStarting', message: 'starting' }, T1);
+    const second = setCondition(first, { type: 'Ready', status: 'False', reason: 'HelperNotReady', message: 'stuck' }, T2);
+    assert.equal(second[0]!.lastTransitionTime, T1);
+    assert.equal(second[0]!.reason, 'HelperNotReady');
+  });
+
+  it('moves lastTransitionTime when its status flips', () => {
+    const first = setCondition(undefined, { type: 'Ready', status: 'False', reason: 'HelperStarting', message: '' }, T1);
+    const second = setCondition(first, { type: 'Ready', status: 'True', reason: 'Ready', message: '' }, T2);
+    assert.equal(second[0]!.lastTransitionTime, T2);
+  });
+
+  it('leaves other conditions alone', () => {
+    const other = { type: 'Other', status: 'True' as const, reason: 'X', message: '', lastTransitionTime: T1 };
+    const list = setCondition([other], { type: 'Ready', status: 'True', reason: 'Ready', message: '' }, T2);
+    assert.deepEqual(list[0], other);
+    assert.equal(list.length, 2);
+  });
+});
+
+describe('the status summary', () => {
+  const spec = validSpec({ target: { pod: 'x' }, ports: [{ port: 10080, targetPort: 80 }, { port: 53, protocol: 'UDP' }] });
+
+  it('lists ports as 10080->80/TCP,53/UDP', () => {
+    assert.equal(portsSummary(spec), '10080->80/TCP,53/UDP');
+  });
+
+  it('gives in-cluster addresses for every port and API proxy paths and a port-forward command for TCP', () => {
+    const access = accessFor(spec, {
+      serviceName: 'pf-web',
+      serviceNamespace: 'team-a',
+      helperNamespace: 'portforward-system',
+      proxyServiceName: 'pf-team-a-web-1234abcd',
+      helperPod: 'helper-1',
+    });
+    assert.deepEqual(access.inCluster, ['pf-web.team-a.svc:10080', 'pf-web.team-a.svc:53']);
+    // the API server proxies only within a Service's namespace: the proxy path uses the Service beside the helper
+    assert.deepEqual(access.apiServerProxy, ['/api/v1/namespaces/portforward-system/services/pf-team-a-web-1234abcd:10080/proxy/']);
+    assert.equal(access.portForwardCommand, 'kubectl port-forward -n portforward-system pod/helper-1 10080:10080');
+  });
+
+  it('is unchanged when only key order differs, as it does after a round trip through the API server', () => {
+    const readiness = { phase: 'Ready' as const, status: 'True' as const, reason: 'Ready', message: 'up' };
+    const status = composeStatus(undefined, { generation: 2, readiness, ports: '80/TCP' }, T1);
+    const reverseKeys = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(reverseKeys)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverseKeys(x)]))
+      : v;
+    const reordered = reverseKeys(status) as typeof status;
+    assert.notEqual(JSON.stringify(reordered), JSON.stringify(status));
+    assert.ok(sameStatus(status, reordered));
+    assert.ok(sameStatus(status, composeStatus(status, { generation: 2, readiness, ports: '80/TCP' }, T2)));
+    assert.ok(!sameStatus(status, composeStatus(status, { generation: 3, readiness, ports: '80/TCP' }, T2)));
+  });
+});
