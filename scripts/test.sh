@@ -14,5 +14,7 @@ cleanup() { if $brought_up && [ -z "${KEEP_CLUSTER:-}" ]; then bash scripts/clus
 trap cleanup EXIT
 
 bash scripts/cluster/up.sh
+bash scripts/deploy.sh
+npm run -s build # the kubectl plugin runs from dist/
 export KUBECONFIG="$KUBECONFIG_OUT"
 npm run -s test:e2e

@@ -29,6 +29,9 @@ inputs_hash() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# The image's name (localhost/NAME:dev): image.env's NAME, or the folder's name.
+image_name() { (NAME=$1; source "$IMAGES_DIR/$1/image.env"; echo "$NAME"); }
+
 # Writes an OCI image layout for one uncompressed layer and tars it to $out.
 write_oci_archive() {
   local name=$1 layer=$2 out=$3 entrypoint=$4 cmd=$5 user=$6
@@ -94,12 +97,12 @@ build_image() {
   local archive; archive="$OUT/$name-$(inputs_hash "$name").tar"
   if [ -f "$archive" ]; then log "image $name: cached"; echo "$archive"; return; fi
   local work; work=$(mktemp -d "$OUT/build-$name.XXXX")
-  step "image $name: build root filesystem" build_rootfs "$name" "$work/rootfs"
+  step "image $name: build root filesystem" build_rootfs "$name" "$work/rootfs" >&2
   tar -C "$work/rootfs" --numeric-owner -cf "$work/layer.tar" .
   local ENTRYPOINT='[]' CMD='[]' USER=''
   # shellcheck disable=SC1090
   source "$IMAGES_DIR/$name/image.env"
-  write_oci_archive "$name" "$work/layer.tar" "$archive" "$ENTRYPOINT" "${CMD:-[]}" "${USER:-}"
+  write_oci_archive "$(image_name "$name")" "$work/layer.tar" "$archive" "$ENTRYPOINT" "${CMD:-[]}" "${USER:-}"
   rm -rf "$work"
   rm -f $(ls "$OUT/$name"-*.tar | grep -v "$archive") 2>/dev/null || true
   log "image $name: $(du -h "$archive" | cut -f1)"
@@ -109,7 +112,7 @@ build_image() {
 import_image() {
   local archive; archive=$(build_image "$1")
   ctr --address "$RUN/containerd.sock" -n k8s.io images import "$archive" >/dev/null
-  log "image $1: imported as localhost/$1:dev"
+  log "image $1: imported as localhost/$(image_name "$1"):dev"
 }
 
 all_images() { for d in "$IMAGES_DIR"/*/; do [ -f "$d/image.env" ] && basename "$d"; done; }
