@@ -34,7 +34,7 @@ function withRules<S extends z.ZodType>(schema: S, rules: Rule<z.output<S>>[]): 
   return checked.meta({ 'x-kubernetes-validations': rules.map(({ cel, message }) => ({ rule: cel, message })) }) as S;
 }
 
-export const portSchema = z
+const portObject = z
   .object({
     port: portNumber.describe(
       'Where the tunnel listens: the port of the PortForward\'s Service and of its helper pod. 1-65535; unique per protocol.',
@@ -52,8 +52,20 @@ export const portSchema = z
       .regex(new RegExp(DNS_LABEL))
       .optional()
       .describe('Optional name of this port in the Service (a DNS label). Defaults to <protocol>-<port>, e.g. tcp-10080.'),
-  })
-  .describe('One port relayed from the tunnel to the target.');
+  });
+
+export const portSchema = withRules(portObject, [
+  {
+    // An unnamed port is called <protocol>-<port> in the Service: another port may not take that name.
+    // (compared in parts: the API server's cost estimate refuses string concatenation here)
+    cel:
+      "!has(self.name) || !self.name.matches('^(tcp|udp)-[0-9]+$') || " +
+      "(self.name.substring(0, 4) == (self.protocol == 'UDP' ? 'udp-' : 'tcp-') && self.name.substring(4) == string(self.port))",
+    message:
+      "a port name of the form tcp-N or udp-N may only be the port's own default name (e.g. tcp-80 for port 80/TCP), which an unnamed port gets; choose another name or leave it out",
+    holds: (p) => p.name === undefined || !/^(tcp|udp)-[0-9]+$/.test(p.name) || p.name === defaultPortName(p),
+  },
+]).describe('One port relayed from the tunnel to the target.');
 
 const labelSelectorRequirement = z.object({
   key: z.string().max(316).regex(new RegExp(LABEL_KEY)).describe('The label key the selector applies to.'),
@@ -124,14 +136,23 @@ export const specSchema = z
         holds: (ports) => unique(ports.flatMap((p) => (p.name === undefined ? [] : [p.name]))),
       },
     ]).describe('The ports to relay: at least one, at most 64.'),
-    ttl: z
-      .string()
-      .max(32)
-      .regex(new RegExp(TTL_PATTERN))
+    ttl: withRules(z.string().max(32), [
+      {
+        // a CEL rule rather than a pattern, so a refusal says what a duration looks like
+        cel: `self.matches('${TTL_PATTERN}')`,
+        message: 'ttl must be a duration like 90s, 30m, 2h, 1h30m or 7d (whole numbers with the units s, m, h or d)',
+        holds: (ttl) => new RegExp(TTL_PATTERN).test(ttl),
+      },
+    ])
       .optional()
       .describe('Optional lifetime, e.g. 30m, 2h, 1h30m, 7d. When it runs out the operator deletes the PortForward.'),
   })
   .describe('What to reach and how: the target pod and the ports to relay.');
+
+/** The Service port name of a port without a name of its own: tcp-10080, udp-53. */
+export function defaultPortName(p: { port: number; protocol: 'TCP' | 'UDP' }): string {
+  return `${p.protocol.toLowerCase()}-${p.port}`;
+}
 
 function unique(values: string[]): boolean {
   return new Set(values).size === values.length;

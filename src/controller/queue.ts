@@ -6,6 +6,13 @@ import type { Result } from './result.js';
 
 export type Handler = (key: string) => Promise<Result>;
 
+/**
+ * The longest delay a Node timer holds (about 24.8 days). A longer one fires at once (with a
+ * TimeoutOverflowWarning), which would turn a far-off wake-up such as a long ttl into a hot loop;
+ * so longer delays wake up at this bound and the reconciler simply schedules the rest again.
+ */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
+
 export interface QueueOptions {
   concurrency: number;
   backoff?: BackoffPolicy;
@@ -42,6 +49,7 @@ export class WorkQueue {
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
     if (ms <= 0) return this.add(key);
+    ms = Math.min(ms, MAX_DELAY_MS);
     const at = Date.now() + ms;
     const pending = this.timers.get(key);
     if (pending && pending.at <= at) return;

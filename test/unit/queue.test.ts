@@ -132,6 +132,27 @@ describe('the work queue', () => {
     await q.stop();
   });
 
+  it('holds a delay longer than a Node timer can (a far-off ttl) instead of running the key at once', async () => {
+    // setTimeout fires at once for delays past 2^31-1 ms: a 30-day requeue would spin in a hot loop
+    let runs = 0;
+    const q = new WorkQueue(async () => (runs++, requeueAfter(30 * 86_400_000)), { concurrency: 1 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      q.add('a/b');
+      await tick(50);
+      assert.equal(runs, 1, 'one pass, then it waits');
+      q.addAfter('a/c', 999_999 * 86_400_000);
+      await tick(20);
+      assert.equal(runs, 1);
+      assert.deepEqual(warnings.filter((w) => w === 'TimeoutOverflowWarning'), []);
+    } finally {
+      process.off('warning', onWarning);
+      await q.stop();
+    }
+  });
+
   it('takes no more work once stopped', async () => {
     let runs = 0;
     const q = new WorkQueue(async () => (runs++, done), { concurrency: 1 });

@@ -69,10 +69,20 @@ describe('an invalid spec is refused with the field at fault', () => {
     assert.match(problems({ target, ports: [{ port: 53, protocol: 'udp' }] }), /spec\.ports\.0\.protocol/);
   });
 
-  it('a ttl that is not a duration', () => {
-    for (const ttl of ['2 hours', '1.5h', '-1h', '10', 'h', '1w']) {
-      assert.match(problems({ target, ports: [{ port: 1 }], ttl }), /spec\.ttl/, ttl);
+  it('a ttl that is not a duration, with what a duration looks like', () => {
+    for (const ttl of ['2 hours', '1.5h', '-1h', '10', 'h', '1w', '1y', '1000000d']) {
+      assert.match(problems({ target, ports: [{ port: 1 }], ttl }), /spec\.ttl: ttl must be a duration like 90s, 30m, 2h/, ttl);
     }
+  });
+
+  it("a port name that is another port's default name, which would clash in the Service", () => {
+    // port 81 has no name, so its Service port is called tcp-81: port 80 may not take that name
+    assert.match(problems({ target, ports: [{ port: 80, name: 'tcp-81' }, { port: 81 }] }), /default name/);
+    assert.match(problems({ target, ports: [{ port: 80, name: 'udp-53' }, { port: 53, protocol: 'UDP' }] }), /default name/);
+    // its own default name is fine, as are names that merely look alike
+    assert.ok(parseSpec({ target, ports: [{ port: 80, name: 'tcp-80' }, { port: 81 }] }).ok);
+    assert.ok(parseSpec({ target, ports: [{ port: 53, protocol: 'UDP', name: 'udp-53' }, { port: 53 }] }).ok);
+    assert.ok(parseSpec({ target, ports: [{ port: 80, name: 'tcp-web' }, { port: 81 }] }).ok);
   });
 
   it('a pod name that is not a DNS name', () => {

@@ -6,7 +6,7 @@ export const OPERATOR_NS = 'portforward-system';
 /** A pod serving HTTP (TCP) and a UDP echo on 127.0.0.1 only: unreachable from other pods. */
 export function loopbackTarget(ns: string, name: string, labels: Record<string, string> = { app: name }) {
   const udpEcho =
-    "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('127.0.0.1',5353))\n" +
+    "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind((\"127.0.0.1\",5353))\n" +
     'while True:\n d,a=s.recvfrom(2048);s.sendto(b"echo:"+d,a)';
   return toolboxPod(
     ns,

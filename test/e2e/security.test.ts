@@ -1,0 +1,269 @@
+// Who can do what: the operator holds only the rights it needs, a user who may only create
+// PortForwards gets no more than a tunnel the policy allows, helpers run with named capabilities
+// and no token, and a ttl really ends a tunnel.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { KUBECONFIG, apply, eventually, exec, getJson, kubectl, testNamespace, waitRunning } from './lib/kube.js';
+import { OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason } from './lib/portforward.js';
+
+const execFileP = promisify(execFile);
+type Ns = Awaited<ReturnType<typeof testNamespace>>;
+
+const OPERATOR_SA = `system:serviceaccount:${OPERATOR_NS}:portforward-operator`;
+const CAP = { NET_BIND_SERVICE: 10, SYS_PTRACE: 19, SYS_ADMIN: 21 } as const;
+
+/** `kubectl auth can-i ...` as someone: true for yes, false for no (exit 1). Subresources go in --subresource: pods/exec would mean the pod named exec. */
+async function canI(as: string, ...args: string[]): Promise<boolean> {
+  try {
+    const { stdout } = await execFileP('kubectl', ['--kubeconfig', KUBECONFIG, 'auth', 'can-i', `--as=${as}`, ...args]);
+    return stdout.trim() === 'yes';
+  } catch (err) {
+    const { stdout, stderr } = err as { stdout?: string; stderr?: string };
+    if (stdout?.trim() === 'no') return false;
+    throw new Error(`kubectl auth can-i ${args.join(' ')}: ${stderr}`);
+  }
+}
+
+/** Capability numbers set in a hex mask from /proc/PID/status. */
+function capabilities(hex: string): number[] {
+  const mask = BigInt(`0x${hex}`);
+  return Array.from({ length: 64 }, (_, bit) => bit).filter((bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+async function helperImage(): Promise<string> {
+  const deployment = await getJson(['deployment', '-n', OPERATOR_NS, 'portforward-operator']);
+  const env = deployment.spec.template.spec.containers[0].env ?? [];
+  return env.find((e: any) => e.name === 'HELPER_IMAGE')?.value ?? 'localhost/portforward-helper:dev';
+}
+
+async function theHelper(pfUid: string): Promise<any> {
+  return eventually('one running helper', async () => {
+    const pods = (await helpersOf(pfUid)).filter((p) => !p.metadata.deletionTimestamp && p.status.phase === 'Running');
+    return pods.length === 1 ? pods[0] : undefined;
+  });
+}
+
+describe('the operator itself', () => {
+  it('cannot read Secrets anywhere', async () => {
+    assert.equal(await canI(OPERATOR_SA, 'get', 'secrets', '-A'), false);
+    assert.equal(await canI(OPERATOR_SA, 'list', 'secrets', '-A'), false);
+    assert.equal(await canI(OPERATOR_SA, 'get', 'secrets', '-n', OPERATOR_NS), false);
+  });
+
+  it('creates pods only in its own namespace, and cannot exec into any or grant itself more', async () => {
+    assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '-n', OPERATOR_NS), true, 'it does need its helpers');
+    assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '-n', 'default'), false);
+    assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '-n', 'kube-system'), false);
+    assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '--subresource=exec', '-n', OPERATOR_NS), false);
+    assert.equal(await canI(OPERATOR_SA, 'create', 'rolebindings', '-n', OPERATOR_NS), false);
+    assert.equal(await canI(OPERATOR_SA, 'update', 'namespaces'), false, 'it cannot opt a namespace in for itself');
+    assert.equal(await canI(OPERATOR_SA, 'escalate', 'clusterroles'), false);
+  });
+});
+
+describe('a user who may only create PortForwards in their namespace', () => {
+  let a: Ns; // the user's namespace
+  let b: Ns; // someone else's, which has not opted in
+  let user: string;
+  /** kubectl as that user. */
+  const as = (...args: string[]) => kubectl([`--as=${user}`, ...args]);
+  const applyAs = (obj: object, ...flags: string[]) => kubectl([`--as=${user}`, 'apply', ...flags, '-f', '-'], { input: JSON.stringify(obj) });
+
+  before(async () => {
+    [a, b] = await Promise.all([testNamespace('e2e-sec-a'), testNamespace('e2e-sec-b')]);
+    user = `system:serviceaccount:${a.name}:user`;
+    await apply(
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'user', namespace: a.name } },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'portforward-user', namespace: a.name },
+        rules: [{ apiGroups: ['portforward.io'], resources: ['portforwards'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'portforward-user', namespace: a.name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'portforward-user' },
+        subjects: [{ kind: 'ServiceAccount', name: 'user', namespace: a.name }],
+      },
+      loopbackTarget(a.name, 'web'),
+      loopbackTarget(b.name, 'secret-db'),
+    );
+    await Promise.all([waitRunning(a.name, 'web'), waitRunning(b.name, 'secret-db')]);
+  });
+  after(async () => {
+    await Promise.all([a?.remove(), b?.remove()]);
+  });
+
+  it('has exactly that right: PortForwards in A, no pods, nothing in B', async () => {
+    assert.equal(await canI(user, 'create', 'portforwards', '-n', a.name), true);
+    assert.equal(await canI(user, 'create', 'pods', '-n', a.name), false);
+    assert.equal(await canI(user, 'create', 'pods', '--subresource=portforward', '-n', b.name), false);
+    assert.equal(await canI(user, 'create', 'portforwards', '-n', b.name), false);
+    assert.equal(await canI(user, 'create', 'services', '-n', a.name), false);
+    assert.equal(await canI(user, 'create', 'pods', '-n', OPERATOR_NS), false);
+  });
+
+  it('cannot reach a pod in a namespace that has not opted in: Failed CrossNamespaceNotAllowed, no helper', async () => {
+    await applyAs(portForward(a.name, 'sneak', { target: { pod: 'secret-db', namespace: b.name }, ports: [{ port: 10080, targetPort: 8080 }] }));
+    const pf = await waitReason(a.name, 'sneak', 'CrossNamespaceNotAllowed');
+    assert.equal(pf.status.phase, 'Failed');
+    assert.equal(pf.status.target, undefined, 'the status does not reveal the pod');
+    // give a wrongly started helper the time to show up before asserting there is none
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.deepEqual(await helpersOf(pf.metadata.uid), []);
+    const endpoints = await getJson(['endpoints', '-n', a.name, 'pf-sneak']);
+    assert.deepEqual(endpoints.subsets ?? [], [], 'the Service leads nowhere');
+    // and the user cannot look into B to find out more
+    await assert.rejects(as('get', 'pods', '-n', b.name), /forbidden/i);
+  });
+
+  it("cannot choose the helper's image, command or privileges: such fields are refused, or pruned", async () => {
+    const hostile = {
+      target: { pod: 'web' },
+      ports: [{ port: 10080, targetPort: 8080 }],
+      image: 'docker.io/evil/relay:latest',
+      command: ['/bin/sh', '-c', 'cat /proc/1/environ'],
+      privileged: true,
+      securityContext: { privileged: true, capabilities: { add: ['ALL'] } },
+      helper: { image: 'docker.io/evil/relay:latest', hostNetwork: true },
+    };
+    await assert.rejects(applyAs(portForward(a.name, 'hostile', hostile)), /strict decoding error: unknown field "spec\.(command|helper|image|privileged|securityContext)"/);
+    // Without client-side validation the API server prunes what its schema does not know.
+    await applyAs(portForward(a.name, 'hostile', hostile), '--validate=false');
+    const stored = await getPf(a.name, 'hostile');
+    assert.deepEqual(Object.keys(stored.spec).sort(), ['ports', 'target']);
+
+    const pf = await waitReady(a.name, 'hostile');
+    const helper = await theHelper(pf.metadata.uid);
+    const [container] = helper.spec.containers;
+    assert.equal(helper.spec.containers.length, 1);
+    assert.equal(container.image, await helperImage());
+    assert.ok(!JSON.stringify(helper.spec).includes('evil'));
+    assert.notEqual(container.securityContext.privileged, true);
+    assert.deepEqual([...container.securityContext.capabilities.add].sort(), ['SYS_ADMIN', 'SYS_PTRACE']);
+    assert.notEqual(helper.spec.hostNetwork, true);
+  });
+
+  it('cannot make the operator take over a Service it does not own: Failed ServiceNameConflict, the Service untouched', async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'pf-taken', namespace: a.name, labels: { app: 'billing' } },
+      spec: { selector: { app: 'billing' }, ports: [{ name: 'https', port: 443, targetPort: 8443 }] },
+    });
+    const before = await getJson(['service', '-n', a.name, 'pf-taken']);
+    await applyAs(portForward(a.name, 'taken', { target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }] }));
+    const pf = await waitReason(a.name, 'taken', 'ServiceNameConflict');
+    assert.equal(pf.status.phase, 'Failed');
+    assert.match(pf.status.conditions[0].message, /A Service named "pf-taken" already exists .* not managed by this PortForward/);
+    assert.ok((await eventsFor(a.name, 'taken')).some((e) => e.reason === 'ServiceNameConflict' && e.type === 'Warning'));
+    assert.deepEqual(await helpersOf(pf.metadata.uid), []);
+
+    const after = await getJson(['service', '-n', a.name, 'pf-taken']);
+    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, 'not written to at all');
+    assert.deepEqual(after.spec.ports, before.spec.ports);
+    assert.deepEqual(after.spec.selector, { app: 'billing' });
+    assert.equal(after.metadata.ownerReferences, undefined);
+
+    // ...and deleting the PortForward leaves that Service alone too.
+    await as('delete', 'portforward', '-n', a.name, 'taken', '--wait=true', '--timeout=60s');
+    assert.equal((await getJson(['service', '-n', a.name, 'pf-taken'])).metadata.uid, before.metadata.uid);
+  });
+});
+
+describe("a helper's real security context", () => {
+  let ns: Ns;
+  let client: Awaited<ReturnType<typeof clientPod>>;
+
+  before(async () => {
+    ns = await testNamespace('e2e-sec-helper');
+    await apply(
+      loopbackTarget(ns.name, 'web'),
+      portForward(ns.name, 'high', { target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }] }),
+      portForward(ns.name, 'low', { target: { pod: 'web' }, ports: [{ port: 80, targetPort: 8080 }] }),
+    );
+    await waitRunning(ns.name, 'web');
+    client = await clientPod(ns.name);
+  });
+  after(async () => ns?.remove());
+
+  it('as declared: named capabilities only, no token, read-only root, host PID but its own network', async () => {
+    const pf = await waitReady(ns.name, 'high');
+    const helper = await theHelper(pf.metadata.uid);
+    const { spec } = helper;
+    const [container] = spec.containers;
+    const sc = container.securityContext;
+    assert.equal(spec.hostPID, true);
+    assert.notEqual(spec.hostNetwork, true);
+    assert.notEqual(spec.hostIPC, true);
+    assert.equal(spec.automountServiceAccountToken, false);
+    assert.equal(helper.metadata.namespace, OPERATOR_NS);
+    assert.notEqual(sc.privileged, true);
+    assert.equal(sc.readOnlyRootFilesystem, true);
+    assert.deepEqual(sc.capabilities.drop, ['ALL']);
+    assert.deepEqual([...sc.capabilities.add].sort(), ['SYS_ADMIN', 'SYS_PTRACE']);
+    const mounts: any[] = container.volumeMounts ?? [];
+    assert.ok(!mounts.some((m) => m.mountPath.startsWith('/var/run/secrets')), JSON.stringify(mounts));
+    assert.ok(!(spec.volumes ?? []).some((v: any) => v.projected || v.secret), JSON.stringify(spec.volumes));
+  });
+
+  it('as the running process sees it: exactly SYS_ADMIN and SYS_PTRACE, no token on disk, nothing writable but its netns dir', async () => {
+    const pf = await getPf(ns.name, 'high');
+    const helper = (await theHelper(pf.metadata.uid)).metadata.name;
+    const status = await exec(OPERATOR_NS, helper, ['cat', '/proc/self/status']);
+    const field = (name: string) => status.match(new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm'))![1]!;
+    assert.deepEqual(capabilities(field('CapEff')), [CAP.SYS_PTRACE, CAP.SYS_ADMIN]);
+    assert.deepEqual(capabilities(field('CapBnd')), [CAP.SYS_PTRACE, CAP.SYS_ADMIN], 'nothing more can be gained');
+    assert.equal(field('Seccomp'), '2', 'seccomp filter on (RuntimeDefault)');
+    await assert.rejects(exec(OPERATOR_NS, helper, ['ls', '/var/run/secrets/kubernetes.io/serviceaccount']), /No such file/);
+    await assert.rejects(exec(OPERATOR_NS, helper, ['touch', '/usr/local/bin/pf-helper']), /Read-only file system/);
+    await assert.rejects(exec(OPERATOR_NS, helper, ['touch', '/tmp/x']), /Read-only file system/);
+  });
+
+  it('adds NET_BIND_SERVICE only for a port below 1024, and that port works', async () => {
+    const pf = await waitReady(ns.name, 'low');
+    const helper = await theHelper(pf.metadata.uid);
+    assert.deepEqual([...helper.spec.containers[0].securityContext.capabilities.add].sort(), ['NET_BIND_SERVICE', 'SYS_ADMIN', 'SYS_PTRACE']);
+    const status = await exec(OPERATOR_NS, helper.metadata.name, ['cat', '/proc/self/status']);
+    assert.deepEqual(capabilities(status.match(/^CapEff:\s*([0-9a-f]+)$/m)![1]!), [CAP.NET_BIND_SERVICE, CAP.SYS_PTRACE, CAP.SYS_ADMIN]);
+    assert.match(await client.curl(`http://pf-low.${ns.name}.svc:80/`), /hello from web/);
+  });
+});
+
+describe('a PortForward with a ttl', () => {
+  let ns: Ns;
+  before(async () => {
+    ns = await testNamespace('e2e-sec-ttl');
+    await apply(loopbackTarget(ns.name, 'web'));
+    await waitRunning(ns.name, 'web');
+  });
+  after(async () => ns?.remove());
+
+  it('is deleted by the operator when it runs out, with its helper and Services', async () => {
+    await apply(portForward(ns.name, 'brief', { target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }], ttl: '10s' }));
+    const pf = await waitReady(ns.name, 'brief', 60);
+    const uid: string = pf.metadata.uid;
+    const created = Date.parse(pf.metadata.creationTimestamp);
+    assert.equal(Date.parse(pf.status.expiresAt) - created, 10_000);
+    assert.equal((await helpersOf(uid)).length, 1);
+    assert.equal((await getJson(['services', '-n', OPERATOR_NS, '-l', `portforward.io/owner-uid=${uid}`])).items.length, 1);
+
+    await eventually('the PortForward is gone', async () =>
+      (await kubectl(['get', 'portforwards', '-n', ns.name, '-o', 'name'])).trim() === '', 60_000);
+    const goneAfter = Date.now() - created;
+    assert.ok(goneAfter >= 10_000, `not before its ttl (${goneAfter} ms)`);
+    await eventually('its helper, Service, Endpoints and proxy Service are gone', async () => {
+      const helpers = await helpersOf(uid);
+      const proxies = (await getJson(['services', '-n', OPERATOR_NS, '-l', `portforward.io/owner-uid=${uid}`])).items;
+      const services = (await getJson(['services', '-n', ns.name])).items.filter((s: any) => s.metadata.name === 'pf-brief');
+      const endpoints = (await getJson(['endpoints', '-n', ns.name])).items.filter((e: any) => e.metadata.name === 'pf-brief');
+      return helpers.length + proxies.length + services.length + endpoints.length === 0;
+    }, 60_000);
+    const events = await eventsFor(ns.name, 'brief');
+    assert.ok(events.some((e) => e.reason === 'Expired'), `an Expired Event: ${events.map((e) => e.reason)}`);
+  });
+});
