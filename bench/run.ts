@@ -35,6 +35,8 @@ interface PathResult {
   udpMbps?: number;
   udpLossPct?: number;
   udpDnsLossPct?: number;
+  /** Runs that did not complete, with why: a result in itself (kubectl port-forward drops sessions). */
+  failures?: string[];
 }
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
@@ -119,27 +121,43 @@ async function runAt(where: 'pod' | 'machine', cmd: string[]): Promise<string> {
 
 async function iperf(e: Endpoint, args: string[]) {
   const out = await runAt(e.where, ['iperf3', '-c', e.host, '-p', String(e.iperf), '-t', String(SECONDS), '-J', ...args]);
-  return JSON.parse(out).end;
+  const report = JSON.parse(out.slice(out.indexOf('{'))); // iperf3 may print a WARNING line first
+  if (report.error) throw new Error(`iperf3 ${args.join(' ')} to ${e.host}:${e.iperf}: ${report.error}`);
+  return report.end;
 }
 
-async function measure(path: string, e: Endpoint): Promise<PathResult> {
+/** Wraps each measurement; the machine paths start a fresh local forward for each. */
+type Around = <T>(fn: () => Promise<T>) => Promise<T>;
+const direct: Around = (fn) => fn();
+
+async function measure(path: string, e: Endpoint, around: Around = direct): Promise<PathResult> {
+  const r: PathResult = { path, failures: [] };
+  // A run that fails is recorded, not fatal: that a path drops connections is part of its result.
+  const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await around(fn);
+    } catch (err) {
+      r.failures!.push(`${what}: ${(err as Error).message.split('\n')[0]}`);
+      log(`${path}: ${what} failed`);
+      return undefined;
+    }
+  };
   log(`${path}: TCP`);
-  const r: PathResult = { path };
-  r.tcp1Gbps = (await iperf(e, [])).sum_received.bits_per_second / 1e9;
-  r.tcp4Gbps = (await iperf(e, ['-P', '4'])).sum_received.bits_per_second / 1e9;
+  r.tcp1Gbps = (await attempt('TCP 1 stream', () => iperf(e, [])))?.sum_received.bits_per_second / 1e9 || undefined;
+  r.tcp4Gbps = (await attempt('TCP 4 streams', () => iperf(e, ['-P', '4'])))?.sum_received.bits_per_second / 1e9 || undefined;
   log(`${path}: ${CONNECTIONS} short connections`);
   const latencyCmd =
     e.where === 'pod'
       ? ['python3', '/bench/latency_client.py', e.host, String(e.echo), String(CONNECTIONS)]
       : ['python3', new URL('./scripts/latency_client.py', import.meta.url).pathname, e.host, String(e.echo), String(CONNECTIONS)];
-  const lat = JSON.parse(await runAt(e.where, latencyCmd));
-  Object.assign(r, { p50Ms: lat.p50, p99Ms: lat.p99, connectErrors: lat.errors });
+  const lat = await attempt('short connections', async () => JSON.parse(await runAt(e.where, latencyCmd)));
+  if (lat) Object.assign(r, { p50Ms: lat.p50, p99Ms: lat.p99, connectErrors: lat.errors });
   if (e.udp) {
     log(`${path}: UDP`);
-    const bulk = await iperf(e, ['-u', '-b', '200M']);
-    r.udpMbps = bulk.sum.bits_per_second / 1e6;
-    r.udpLossPct = bulk.sum.lost_percent;
-    r.udpDnsLossPct = (await iperf(e, ['-u', '-b', DNS_LIKE_RATE, '-l', '100'])).sum.lost_percent;
+    const bulk = await attempt('UDP bulk', () => iperf(e, ['-u', '-b', '200M']));
+    r.udpMbps = bulk && bulk.sum.bits_per_second / 1e6;
+    r.udpLossPct = bulk?.sum.lost_percent;
+    r.udpDnsLossPct = (await attempt('UDP at DNS rate', () => iperf(e, ['-u', '-b', DNS_LIKE_RATE, '-l', '100'])))?.sum.lost_percent;
   }
   return r;
 }
@@ -154,17 +172,24 @@ async function localForward(command: string, args: string[]): Promise<ChildProce
   return child;
 }
 
+/**
+ * A path that starts on the machine. kubectl port-forward ends its whole session when one stream
+ * fails (kubectl#1169), as iperf3's streams do when a test ends, so every run gets a fresh forward.
+ */
 async function viaLocal(path: string, command: string, args: string[], ports: [number, number]): Promise<PathResult> {
-  const child = await localForward(command, args);
-  try {
-    return await measure(path, { where: 'machine', host: '127.0.0.1', iperf: ports[0], echo: ports[1], udp: false });
-  } finally {
-    child.kill('SIGTERM');
-    await sleep(300);
-  }
+  const around: Around = async (fn) => {
+    const child = await localForward(command, args);
+    try {
+      return await fn();
+    } finally {
+      child.kill('SIGTERM');
+      await sleep(300);
+    }
+  };
+  return measure(path, { where: 'machine', host: '127.0.0.1', iperf: ports[0], echo: ports[1], udp: false }, around);
 }
 
-const fmt = (v: number | undefined, digits = 2) => (v === undefined || v === null ? '-' : v.toFixed(digits));
+const fmt = (v: number | undefined, digits = 2) => (v === undefined || v === null ? 'failed' : v.toFixed(digits));
 const ratio = (v: number | undefined, base: number | undefined) => (v && base ? `${(v / base).toFixed(2)}x` : '-');
 
 function table(results: PathResult[]) {
@@ -174,7 +199,7 @@ function table(results: PathResult[]) {
     r.path,
     `${fmt(r.tcp1Gbps)} (${ratio(r.tcp1Gbps, direct.tcp1Gbps)} / ${ratio(r.tcp1Gbps, pfTarget?.tcp1Gbps)})`,
     `${fmt(r.tcp4Gbps)} (${ratio(r.tcp4Gbps, direct.tcp4Gbps)})`,
-    `${fmt(r.p50Ms)} / ${fmt(r.p99Ms)} (+${fmt((r.p50Ms ?? 0) - (direct.p50Ms ?? 0))})`,
+    r.p50Ms === undefined ? 'failed' : `${fmt(r.p50Ms)} / ${fmt(r.p99Ms)} (+${fmt(r.p50Ms - (direct.p50Ms ?? 0))})${r.connectErrors ? `, ${r.connectErrors} errors` : ''}`,
     r.udpMbps === undefined ? 'n/a' : `${fmt(r.udpMbps, 0)} Mbit/s, ${fmt(r.udpLossPct, 1)}% lost; DNS-rate ${fmt(r.udpDnsLossPct, 1)}% lost`,
   ]);
   const header = ['path', 'TCP 1 stream Gbit/s (vs 1 / vs 3)', 'TCP 4 streams Gbit/s (vs 1)', 'connect+echo p50 / p99 ms (+p50 vs 1)', 'UDP'];
@@ -199,6 +224,7 @@ async function main() {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(out, null, 2));
   console.log(table(results));
+  for (const r of results) for (const f of r.failures ?? []) console.log(`${r.path}: ${f}`);
   console.log('\nwritten: bench/results/latest.json');
   await kubectl(['delete', 'pod', '-n', OPERATOR_NS, s.classicPod, '--wait=false']);
 }

@@ -4,18 +4,9 @@
 # namespace. Idempotent: a healthy cluster is left running (images are refreshed); anything else,
 # including what a killed run left behind, is cleaned up first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PKI="$STATE/pki"
+source "$CLUSTER_DIR/components.sh"
 # The images the cluster itself needs; the operator and helper images come with scripts/deploy.sh.
 CLUSTER_IMAGES="pause toolbox coredns"
-LAB_NETNS="/run/netns/$LAB_NS"
-
-# start NAME COMMAND...: runs a component inside the lab (network namespace only: it shares the
-# machine's mounts, so the kubelet's volume mounts are visible to containerd's shims).
-start() {
-  local name=$1; shift
-  setsid nsenter --net="$LAB_NETNS" "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$RUN/$name.pid"
-}
 
 # wait_for WHAT SECONDS COMMAND...: polls until the command succeeds.
 wait_for() {
@@ -145,42 +136,23 @@ YAML
 }
 
 start_etcd() {
-  start etcd etcd --name pfdev --data-dir "$STATE/etcd" \
-    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
-    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-    --initial-cluster pfdev=http://127.0.0.1:2380 --unsafe-no-fsync --log-level warn
+  start_component etcd
   wait_for etcd 60 nsenter --net="$LAB_NETNS" curl -sf http://127.0.0.1:2379/health
 }
 
 start_control_plane() {
-  start kube-apiserver kube-apiserver --advertise-address="$NODE_ADDR" --secure-port=6443 \
-    --etcd-servers=http://127.0.0.1:2379 --service-cluster-ip-range="$SERVICE_CIDR" \
-    --client-ca-file="$PKI/ca.crt" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
-    --kubelet-certificate-authority="$PKI/ca.crt" \
-    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
-    --kubelet-preferred-address-types=InternalIP,Hostname \
-    --allow-privileged=true --profiling=false --v=1
+  start_component kube-apiserver
   wait_for kube-apiserver 120 kubectl_admin get --raw /readyz
-  start kube-controller-manager kube-controller-manager --kubeconfig="$PKI/controller-manager.kubeconfig" \
-    --authentication-kubeconfig="$PKI/controller-manager.kubeconfig" --authorization-kubeconfig="$PKI/controller-manager.kubeconfig" \
-    --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
-    --use-service-account-credentials=true --leader-elect=false --bind-address=127.0.0.1 \
-    --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" --profiling=false --v=1
-  start kube-scheduler kube-scheduler --kubeconfig="$PKI/scheduler.kubeconfig" \
-    --authentication-kubeconfig="$PKI/scheduler.kubeconfig" --authorization-kubeconfig="$PKI/scheduler.kubeconfig" \
-    --leader-elect=false --bind-address=127.0.0.1 --profiling=false --v=1
+  start_component kube-controller-manager
+  start_component kube-scheduler
 }
 
 start_node() {
-  start containerd containerd --config "$STATE/etc/containerd.toml"
+  start_component containerd
   wait_for containerd 60 ctr --address "$RUN/containerd.sock" version
   bash "$CLUSTER_DIR/images.sh" import $CLUSTER_IMAGES
-  start kubelet kubelet --config="$STATE/etc/kubelet.yaml" --kubeconfig="$PKI/kubelet.kubeconfig" \
-    --hostname-override="$NODE_NAME" --node-ip="$NODE_ADDR" --root-dir="$STATE/kubelet" --v=1
-  start kube-proxy kube-proxy --config="$STATE/etc/kube-proxy.yaml" --v=1
+  start_component kubelet
+  start_component kube-proxy
   wait_for "node $NODE_NAME Ready" 180 kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
   wait_for "default service account" 60 kubectl_admin -n default get serviceaccount default
 }
