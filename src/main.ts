@@ -27,8 +27,8 @@ async function main(): Promise<void> {
   });
 
   const clients = createKubeClients();
-  const api = createKubeApi(clients);
   const metrics = new Metrics();
+  const api = metrics.countCalls(createKubeApi(clients));
   const informers = createInformers(clients, log);
   const reconciler = new Reconciler({ config, cache: informers, api, events: new EventRecorder(api, config.identity) });
   const controller = new Controller({

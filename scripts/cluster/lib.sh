@@ -25,6 +25,7 @@ HOST_ADDR=10.250.0.1     # machine side of the link
 NODE_ADDR=10.250.0.2     # the node (API server advertise address, kubelet)
 LINK_CIDR=10.250.0.0/30
 POD_CIDR=10.251.0.0/16
+NODE_POD_CIDR=10.251.0.0/22   # the one node's share: room for the scale benchmarks' pods
 SERVICE_CIDR=10.252.0.0/16
 KUBERNETES_SVC_IP=10.252.0.1
 DNS_SVC_IP=10.252.0.10

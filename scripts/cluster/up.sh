@@ -60,7 +60,7 @@ write_configs() {
   "name": "pfdev",
   "plugins": [
     {"type": "bridge", "bridge": "pf-cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam", "ranges": [[{"subnet": "${POD_CIDR%.*.*}.0.0/24"}]],
+     "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam", "ranges": [[{"subnet": "$NODE_POD_CIDR"}]],
               "routes": [{"dst": "0.0.0.0/0"}]}},
     {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
@@ -117,7 +117,7 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "0%", nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
 localStorageCapacityIsolation: false
-podCIDR: ${POD_CIDR%.*.*}.0.0/24
+podCIDR: $NODE_POD_CIDR
 YAML
   cat >"$STATE/etc/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1

@@ -25,6 +25,12 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  private readonly apiCalls = new Counter({
+    name: 'portforward_api_requests_total',
+    help: 'Requests the reconciler made to the API server (informers add one list and watch per kind), by call.',
+    labelNames: ['call'] as const,
+    registers: [this.registry],
+  });
   private readonly errors = new Counter({
     name: 'portforward_reconcile_errors_total',
     help: 'Reconcile passes that failed and will be retried with backoff.',
@@ -57,6 +63,21 @@ export class Metrics {
 
   setSources(sources: MetricSources): void {
     this.sources = sources;
+  }
+
+  /** The same object, counting every call of its methods in portforward_api_requests_total. */
+  countCalls<T extends object>(target: T): T {
+    const wrapped = {} as Record<string, unknown>;
+    for (const [name, fn] of Object.entries(target)) {
+      wrapped[name] =
+        typeof fn === 'function'
+          ? (...args: unknown[]) => {
+              this.apiCalls.inc({ call: name });
+              return fn.apply(target, args);
+            }
+          : fn;
+    }
+    return wrapped as T;
   }
 
   observeReconcile(result: Result, seconds: number): void {
