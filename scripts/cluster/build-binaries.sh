@@ -58,30 +58,22 @@ build_k8s() {
   done
 }
 
-build_etcd() {
-  local dir="$CACHE/src/etcd"
+# build_module NAME MODULE VERSION: a wrapper module around gobuild/NAME/main.go that requires
+# MODULE at VERSION, built into $BIN/NAME-VERSION (for etcd and CoreDNS: no replace directives needed).
+build_module() {
+  local name=$1 module=$2 version=$3 dir="$CACHE/src/$1"
   rm -rf "$dir"; mkdir -p "$dir"
-  cp "$CLUSTER_DIR/gobuild/etcd/main.go" "$dir/"
-  printf 'module pfdev/etcd\n\ngo 1.24.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >"$dir/go.mod"
+  cp "$CLUSTER_DIR/gobuild/$name/main.go" "$dir/"
+  printf 'module pfdev/%s\n\ngo 1.24.0\n\nrequire %s %s\n' "$name" "$module" "$version" >"$dir/go.mod"
   (cd "$dir" && go mod tidy)
-  (cd "$dir" && go_build_with_progress etcd \
-    env CGO_ENABLED=0 go build -v -trimpath -ldflags "-s -w" -o "$BIN/etcd-$ETCD_VERSION" .)
-  ln -sfn "etcd-$ETCD_VERSION" "$BIN/etcd"
-}
-
-build_coredns() {
-  local dir="$CACHE/src/coredns"
-  rm -rf "$dir"; mkdir -p "$dir"
-  cp "$CLUSTER_DIR/gobuild/coredns/main.go" "$dir/"
-  printf 'module pfdev/coredns\n\ngo 1.24.0\n\nrequire github.com/coredns/coredns %s\n' "$COREDNS_VERSION" >"$dir/go.mod"
-  (cd "$dir" && go mod tidy)
-  (cd "$dir" && go_build_with_progress coredns \
-    env CGO_ENABLED=0 go build -v -trimpath -ldflags "-s -w" -o "$BIN/coredns-$COREDNS_VERSION" .)
+  (cd "$dir" && go_build_with_progress "$name" \
+    env CGO_ENABLED=0 go build -v -trimpath -ldflags "-s -w" -o "$BIN/$name-$version" .)
+  ln -sfn "$name-$version" "$BIN/$name"
 }
 
 if [ -x "$BIN/coredns-$COREDNS_VERSION" ]; then log "coredns $COREDNS_VERSION: cached"
-else step "build coredns $COREDNS_VERSION from Go modules" build_coredns; fi
+else step "build coredns $COREDNS_VERSION from Go modules" build_module coredns github.com/coredns/coredns "$COREDNS_VERSION"; fi
 if [ -x "$BIN/etcd-$ETCD_VERSION" ]; then log "etcd $ETCD_VERSION: cached"
-else step "build etcd $ETCD_VERSION from Go modules" build_etcd; fi
+else step "build etcd $ETCD_VERSION from Go modules" build_module etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"; fi
 if [ -x "$BIN/k8s-$K8S_VERSION" ]; then log "kubernetes $K8S_VERSION: cached"
 else step "build kubernetes $K8S_VERSION from Go modules (cold: tens of minutes)" build_k8s; fi
