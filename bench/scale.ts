@@ -63,7 +63,7 @@ function operatorCgroup(uid: string) {
   };
 }
 
-async function operatorMetrics(pod: string): Promise<Record<string, number>> {
+async function operatorMetrics(pod: string): Promise<{ reconciles: number; apiRequests: number }> {
   const text = await kubectl(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NS}/pods/${pod}:8080/proxy/metrics`]);
   const sum = (prefix: string) =>
     text.split('\n').filter((l) => l.startsWith(prefix)).reduce((acc, l) => acc + Number(l.split(' ').pop()), 0);

@@ -1,13 +1,18 @@
 // Operator settings, read once from the environment at start.
 import { z } from 'zod';
 import { parseDuration } from './controller/duration.js';
+import { HELPER_DATA_PATHS, type HelperDataPath } from './resources/helper-pod.js';
 
 const envSchema = z.object({
   OPERATOR_NAMESPACE: z.string().default('portforward-system'),
   HELPER_IMAGE: z.string().default('localhost/portforward-helper:dev'),
   HELPER_IMAGE_PULL_POLICY: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
-  /** The relay the helper runs: netns (socat netns=, the fast one) or exec (classic nsenter per connection). */
-  HELPER_DATA_PATH: z.enum(['netns', 'exec']).default('netns'),
+  /**
+   * The relay the helper runs (docs/helper.md): splice (pf-relay: one process, no fork per connection,
+   * splice(2)), netns (socat with netns=), unix (socat in the target namespace behind a Unix socket) or
+   * exec (the classic nsenter per connection, a baseline).
+   */
+  HELPER_DATA_PATH: z.enum(HELPER_DATA_PATHS).default('splice'),
   /** Longest ttl a PortForward may ask for, and the ttl of those that ask for none; empty means no limit. */
   MAX_TTL: z.string().default(''),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
@@ -23,7 +28,7 @@ export interface Config {
   namespace: string;
   helperImage: string;
   helperImagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
-  helperDataPath: 'netns' | 'exec';
+  helperDataPath: HelperDataPath;
   maxTtlSeconds: number | undefined;
   logLevel: string;
   concurrency: number;

@@ -1,13 +1,15 @@
 #!/bin/sh
 # Runs the helper for real outside Kubernetes and checks that bytes move (root, Linux; needs
-# mmdebstrap, iproute2, util-linux, python3, curl). It mimics the helper pod: a Debian trixie root
+# mmdebstrap, iproute2, util-linux, python3, curl, iperf3, go). It mimics the helper pod: a Debian trixie root
 # built like the image (read-only, with a tmpfs at /run/netns, the host's /proc as with hostPID) in
 # its own network namespace, a "target pod" namespace whose servers listen on loopback only and whose
 # processes sit in a kubepods-shaped cgroup, and a client namespace joined to the helper by a veth.
-# For each data path (netns, exec): TCP over 127.0.0.1 and ::1, UDP echo (including a 60 KB
-# datagram), then all target servers killed and restarted, then the same again.
+# For each data path (splice, netns, unix, exec): TCP over 127.0.0.1 and ::1, UDP echo (including a
+# 60 KB datagram), then all target servers killed and restarted, then the same again; and, for
+# information, connection latency and one-stream throughput against the target's own loopback.
 # Traffic never leaves namespaces this script creates; everything is removed at the end.
-#   sh images/helper/verify-local.sh        (HELPER_ROOT=/path reuses or builds the root there)
+#   sh images/helper/verify-local.sh        (HELPER_ROOT=/path reuses or builds the root there;
+#                                            MEASURE=0 skips the latency and throughput runs)
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=${HELPER_ROOT:-/tmp/helper-root}
@@ -41,6 +43,7 @@ if [ ! -x "$ROOT/usr/bin/socat" ]; then
   mmdebstrap --variant=minbase --include="$(echo $PACKAGES | tr ' ' ,)" "$SUITE" "$ROOT" "$mirror"
 fi
 cp -a "$HERE/rootfs/." "$ROOT/"
+(cd "$HERE/relay" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$ROOT/usr/local/bin/pf-relay" .)
 mkdir -p "$ROOT/run/netns"
 echo "socat in the image: $(chroot "$ROOT" socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p')"
 
@@ -92,13 +95,15 @@ start_targets() {
   start_target http6 python3 -m http.server --bind ::1 8081
   start_target udp4 python3 "$W/udpecho.py" 127.0.0.1 5353
   start_target udp6 python3 "$W/udpecho.py" ::1 5354
+  start_target echo python3 "$HERE/../../bench/scripts/echo_server.py" 127.0.0.1 7002
+  start_target iperf iperf3 -s -B 127.0.0.1 -p 5201
   i=0
-  until [ "$(ip netns exec pfv-target ss -Hlntu | wc -l)" -ge 4 ]; do
+  until [ "$(ip netns exec pfv-target ss -Hlntu | wc -l)" -ge 6 ]; do
     i=$((i + 1)) && [ $i -lt 100 ] || { echo "target servers did not start"; exit 1; }
     sleep 0.1
   done
 }
-stop_targets() { for s in http4 http6 udp4 udp6; do kill "$(cat "$W/target-$s.pid")"; done; sleep 0.5; }
+stop_targets() { for s in http4 http6 udp4 udp6 echo iperf; do kill "$(cat "$W/target-$s.pid")"; done; sleep 0.5; }
 
 # 3. The helper, as the container runs it; `probe` runs a command in its mount namespace, like an exec probe.
 printf '#!/bin/sh\necho "mount: permission denied (as under AppArmor)" >&2\nexit 32\n' >"$W/nomount"
@@ -111,7 +116,7 @@ start_helper() { # start_helper DATA_PATH [nomount]
     mount -t tmpfs -o size=1m tmpfs $R/run/netns
     [ -z "$NOMOUNT" ] || mount --bind "$NOMOUNT" $R/usr/bin/mount
     exec chroot $R env -i PATH=/usr/local/bin:/usr/bin:/bin "$@"' "$ROOT" "${2:+$W/nomount}" \
-    PF_TARGET_POD_UID=$POD_UID PF_DATA_PATH="$1" PF_PORTS="10080:8080/tcp 10081:8081/tcp 15353:5353/udp 15354:5354/udp" \
+    PF_TARGET_POD_UID=$POD_UID PF_DATA_PATH="$1" PF_PORTS="10080:8080/tcp 10081:8081/tcp 15353:5353/udp 15354:5354/udp 17002:7002/tcp 15201:5201/tcp" \
     /usr/local/bin/pf-helper >"$W/helper-$1.log" 2>&1 &
   echo $! >"$W/helper.pid"
 }
@@ -133,31 +138,47 @@ traffic() { # traffic LABEL
   check "$1 udp to ::1" udp_target 15354
 }
 
+# Information, not checks: 300 short connections (connect, 10 bytes each way, close), and iperf3
+# for 3 s, either straight to the target's loopback from inside its namespace or through the helper.
+measure() { # measure LABEL NETNS HOST ECHO_PORT IPERF_PORT
+  [ "${MEASURE:-1}" != 0 ] || return 0
+  lat=$(ip netns exec "$2" python3 "$HERE/../../bench/scripts/latency_client.py" "$3" "$4" 300)
+  gbps=$(ip netns exec "$2" iperf3 -c "$3" -p "$5" -t 3 -J 2>/dev/null |
+    python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9, 1))' 2>/dev/null)
+  echo "MEASURE $1: connect+echo $lat, throughput ${gbps:-?} Gbit/s"
+}
+
 start_targets
-for dp in netns exec; do
+measure direct pfv-target 127.0.0.1 7002 5201
+for dp in splice netns unix exec; do
   start_helper $dp
   check "$dp helper ready" wait_ready $dp
   traffic "$dp"
+  measure "$dp" pfv-client $A.1 17002 15201
   stop_targets && start_targets # like a restart of the target container: new processes, same pod
   traffic "$dp after target restart"
   kill -TERM "$(cat "$W/helper.pid")"
   rc=0 && wait "$(cat "$W/helper.pid")" || rc=$?
   check "$dp helper stops on SIGTERM" sh -c "test $rc = 0 && echo 'exit 0,' \$(tail -1 '$W/helper-$dp.log')"
-  echo "--- helper log ($dp):" && grep '^pf-helper' "$W/helper-$dp.log"
+  echo "--- helper log ($dp):" && grep -E '^pf-(helper|relay)' "$W/helper-$dp.log"
   rm "$W/helper.pid"
+  # socat's UDP children outlive their parent for up to -T seconds and keep their port bound; end
+  # them so that the next data path can bind (in a pod, the container's end kills them all).
+  for p in $(ip netns pids pfv-helper); do kill "$p" 2>/dev/null; done
+  sleep 0.5
 done
 
 # Where mounts are denied (AppArmor), the helper names the namespace with a symlink: it works, and
 # when that process exits the helper exits non-zero so that the restart finds a live one.
-start_helper netns nomount
-check "no-mount helper ready" wait_ready netns
-check "no-mount fallback logged" grep -h 'using a symlink' "$W/helper-netns.log"
+start_helper splice nomount
+check "no-mount helper ready" wait_ready splice
+check "no-mount fallback logged" grep -h 'using a symlink' "$W/helper-splice.log"
 traffic "no-mount"
 stop_targets && start_targets
 rc=0 && wait "$(cat "$W/helper.pid")" || rc=$?
-check "no-mount helper exits 1 when its PID is gone" sh -c "test $rc = 1 && grep -h 'is gone' '$W/helper-netns.log'"
-start_helper netns nomount
-check "no-mount helper ready again" wait_ready netns
+check "no-mount helper exits 1 when its PID is gone" sh -c "test $rc = 1 && grep -h 'is gone' '$W/helper-splice.log'"
+start_helper splice nomount
+check "no-mount helper ready again" wait_ready splice
 traffic "no-mount after helper restart"
 kill -TERM "$(cat "$W/helper.pid")" && wait "$(cat "$W/helper.pid")" || true
 rm "$W/helper.pid"

@@ -20,6 +20,8 @@ inputs_hash() {
   {
     find "$IMAGES_DIR/$name" -type f -print0 | sort -z | xargs -0 sha256sum
     if [ "$name" = pause ]; then sha256sum "$CLUSTER_DIR"/gobuild/pause/*; fi
+    # helper: images/helper/relay/ (pf-relay's source) is covered by the find above; the Go version too
+    if [ "$name" = helper ]; then go env GOVERSION; fi
     if [ "$name" = coredns ]; then echo "$COREDNS_VERSION"; sha256sum "$CLUSTER_DIR"/gobuild/coredns/*; fi
     if [ "$name" = operator ]; then
       (cd "$ROOT" && find src package.json package-lock.json tsconfig.json -type f -print0 | sort -z | xargs -0 sha256sum)
@@ -88,6 +90,10 @@ build_rootfs() {
     (cd "$CLUSTER_DIR/gobuild/pause" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$rootfs/pause" .)
   fi
   if [ "$name" = coredns ]; then cp "$BIN/coredns-$COREDNS_VERSION" "$rootfs/coredns"; fi
+  if [ "$name" = helper ]; then # pf-relay, the splice data path's relay: static, standard library only
+    mkdir -p "$rootfs/usr/local/bin"
+    (cd "$IMAGES_DIR/helper/relay" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$rootfs/usr/local/bin/pf-relay" .)
+  fi
   if [ -d "$IMAGES_DIR/$name/rootfs" ]; then cp -a "$IMAGES_DIR/$name/rootfs/." "$rootfs/"; fi
   if [ -x "$IMAGES_DIR/$name/prepare.sh" ]; then "$IMAGES_DIR/$name/prepare.sh" "$rootfs"; fi
 }

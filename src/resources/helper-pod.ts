@@ -3,11 +3,18 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { PortForwardSpec } from '../api/index.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY, helperPodName, shortHash } from './names.js';
 
+/**
+ * How the helper relays (PF_DATA_PATH, docs/helper.md): splice (pf-relay, the default), netns and unix
+ * (socat), exec (the classic nsenter per connection).
+ */
+export const HELPER_DATA_PATHS = ['splice', 'netns', 'unix', 'exec'] as const;
+export type HelperDataPath = (typeof HELPER_DATA_PATHS)[number];
+
 export interface HelperSettings {
   namespace: string;
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
-  dataPath: 'netns' | 'exec';
+  dataPath: HelperDataPath;
 }
 
 export interface ResolvedTarget {

@@ -163,9 +163,12 @@ describe('pf-helper run and ready, failing before touching anything', () => {
   test('run with a bad PF_PORTS or data path exits 2', () => {
     const base = { PF_TARGET_POD_UID: UID, PF_NETNS_DIR: netnsDir(), PF_PROC_ROOT: procTree({}) };
     assert.match(helper(['run'], { ...base, PF_PORTS: '80/icmp' }).err, /protocol must be tcp or udp/);
-    const r = helper(['run'], { ...base, PF_PORTS: '80/tcp', PF_DATA_PATH: 'splice' });
+    const r = helper(['run'], { ...base, PF_PORTS: '80/tcp', PF_DATA_PATH: 'socat' });
     assert.equal(r.code, 2);
-    assert.match(r.err, /PF_DATA_PATH must be netns or exec/);
+    assert.match(r.err, /PF_DATA_PATH must be splice, netns, unix or exec, not 'socat'/);
+    const idle = helper(['run'], { ...base, PF_PORTS: '80/udp', PF_UDP_IDLE_TIMEOUT: '10s' });
+    assert.equal(idle.code, 2);
+    assert.match(idle.err, /PF_UDP_IDLE_TIMEOUT must be a number of seconds/);
   });
 
   test('run for a pod not on this node exits 1 and says so', () => {
@@ -183,6 +186,64 @@ describe('pf-helper run and ready, failing before touching anything', () => {
   test('an unknown command exits 2 with the usage', () => {
     const r = helper(['frobnicate']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /unknown command 'frobnicate' \(run \| ready \| find-pid UID \| parse-ports\)/);
+    assert.match(r.err, /unknown command 'frobnicate' \(run \| ready \| find-pid UID \| parse-ports \| print-relays\)/);
+  });
+});
+
+describe('pf-helper print-relays: the relay processes run starts, per data path', () => {
+  const PORTS = '10080:80/tcp 5353:53/udp 8080/tcp';
+  const relays = (env: Record<string, string>) => {
+    const r = helper(['print-relays'], { PF_PORTS: PORTS, ...env });
+    assert.equal(r.code, 0, r.err);
+    return r.out.split('\n');
+  };
+
+  test('splice, the default: one pf-relay for every port, in the pinned namespace', () => {
+    const expected = ['pf-relay --netns=/run/netns/target tcp:10080:80 udp:5353:53 tcp:8080:8080'];
+    assert.deepEqual(relays({}), expected);
+    assert.deepEqual(relays({ PF_DATA_PATH: 'splice' }), expected);
+  });
+
+  test('splice passes PF_UDP_IDLE_TIMEOUT and PF_NETNS_DIR on, and keeps its own idle default otherwise', () => {
+    assert.deepEqual(relays({ PF_UDP_IDLE_TIMEOUT: '5', PF_NETNS_DIR: '/tmp/ns' }), [
+      'pf-relay --netns=/tmp/ns/target --udp-idle=5s tcp:10080:80 udp:5353:53 tcp:8080:8080',
+    ]);
+  });
+
+  test('netns: one socat per port, entering the namespace per connection with netns=', () => {
+    const out = relays({ PF_DATA_PATH: 'netns' });
+    assert.equal(out.length, 3);
+    const [tcp = '', udp = '', tcp2 = ''] = out;
+    assert.match(tcp, /^socat --experimental .* TCP[46]-LISTEN:10080,fork,reuseaddr\S* TCP:localhost:80,netns=target,ai-addrconfig=0$/);
+    assert.match(udp, /^socat --experimental .* -T 10 UDP[46]-LISTEN:5353,\S* UDP:127\.0\.0\.1:53,netns=target$/);
+    assert.match(tcp2, /TCP[46]-LISTEN:8080,.* TCP:localhost:8080,netns=target/);
+  });
+
+  test('unix: per TCP port a socat in the target namespace on a Unix socket and one here bridging to it; UDP as netns', () => {
+    const out = relays({ PF_DATA_PATH: 'unix' });
+    assert.equal(out.length, 5);
+    const [inside = '', bridge = '', udp = '', inside2 = '', bridge2 = ''] = out;
+    assert.match(inside, /^nsenter --net=\/run\/netns\/target socat .* UNIX-LISTEN:\/run\/netns\/p10080\.sock,fork,unlink-early,backlog=256 TCP:localhost:80,ai-addrconfig=0$/);
+    assert.match(bridge, /^socat .* TCP[46]-LISTEN:10080,fork,\S* UNIX-CONNECT:\/run\/netns\/p10080\.sock$/);
+    assert.match(udp, /^socat --experimental .* UDP[46]-LISTEN:5353,\S* UDP:127\.0\.0\.1:53,netns=target$/);
+    assert.match(inside2, /UNIX-LISTEN:\/run\/netns\/p8080\.sock,.* TCP:localhost:8080,/);
+    assert.match(bridge2, /UNIX-CONNECT:\/run\/netns\/p8080\.sock$/);
+  });
+
+  test('exec: the classic nsenter + socat per connection', () => {
+    const out = relays({ PF_DATA_PATH: 'exec', PF_UDP_IDLE_TIMEOUT: '7' });
+    assert.equal(out.length, 3);
+    const [tcp = '', udp = ''] = out;
+    assert.match(tcp, /TCP[46]-LISTEN:10080,.* EXEC:nsenter --net=\/run\/netns\/target socat -d0 -b 262144 STDIO 'TCP:localhost:80,ai-addrconfig=0'$/);
+    assert.match(udp, /-T 7 UDP[46]-LISTEN:5353,.* EXEC:nsenter --net=\/run\/netns\/target socat .* -T 7 STDIO 'UDP:127\.0\.0\.1:53',socktype=2$/);
+  });
+
+  test('bad input exits 2 with no commands printed', () => {
+    const bad: Array<Record<string, string>> = [{ PF_PORTS: '80/icmp' }, { PF_DATA_PATH: 'bogus' }, { PF_UDP_IDLE_TIMEOUT: '0' }];
+    for (const env of bad) {
+      const r = helper(['print-relays'], { PF_PORTS: PORTS, ...env });
+      assert.equal(r.code, 2, JSON.stringify(env));
+      assert.equal(r.out, '');
+    }
   });
 });

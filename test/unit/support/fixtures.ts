@@ -9,7 +9,7 @@ export const config: ReconcilerConfig = {
   namespace: OPERATOR_NAMESPACE,
   helperImage: 'localhost/portforward-helper:dev',
   helperImagePullPolicy: 'IfNotPresent',
-  helperDataPath: 'netns',
+  helperDataPath: 'splice',
   maxTtlSeconds: undefined,
 };
 

@@ -1,0 +1,3 @@
+module pfdev/relay
+
+go 1.24

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// udpRelay relays one UDP port. Each client address:port gets a session: a UDP socket in the
+// target's namespace connected to the target's loopback. Datagrams from the client go out on the
+// session's socket; the target's replies come back on it and are sent to the client from the
+// listening socket, so the client sees them come from the address it sent to. A session ends after
+// cfg.udpIdle without a datagram either way.
+type udpRelay struct {
+	r      *relay
+	pc     *net.UDPConn
+	port   int // the target's
+	mu     sync.Mutex
+	byAddr map[netip.AddrPort]*udpSession
+	closed bool
+}
+
+type udpSession struct {
+	client netip.AddrPort
+	conn   *net.UDPConn
+	last   time.Time // of the last datagram either way; guarded by udpRelay.mu
+}
+
+// maxDatagram holds any UDP payload (65507 bytes over IPv4, 65527 over IPv6): never truncated.
+const maxDatagram = 65536
+
+// Buffers for replies, taken only while a datagram is being read: idle sessions hold none, so
+// thousands of sessions cost sockets and small goroutine stacks, not 64 KiB each.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, maxDatagram); return &b }}
+
+func (r *relay) newUDP(pc *net.UDPConn, port int) *udpRelay {
+	pc.SetReadBuffer(4 << 20) // best effort: bursts from many clients; capped by net.core.rmem_max
+	return &udpRelay{r: r, pc: pc, port: port, byAddr: map[netip.AddrPort]*udpSession{}}
+}
+
+func (u *udpRelay) listenPort() int { return u.pc.LocalAddr().(*net.UDPAddr).Port }
+
+// serve reads the listening socket until it is closed, then ends every session.
+func (u *udpRelay) serve() {
+	defer u.closeSessions()
+	buf := make([]byte, maxDatagram)
+	for {
+		n, from, err := u.pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			u.r.log.errorf("udp :%d: read: %v", u.listenPort(), err)
+			continue
+		}
+		s := u.session(from)
+		if s == nil {
+			continue // logged
+		}
+		if _, err := s.conn.Write(buf[:n]); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
+			// ECONNREFUSED: an earlier datagram met a closed port (ICMP); not this one's fault.
+			u.r.log.errorf("udp :%d: datagram from %v to target port %d: %v", u.listenPort(), from, u.port, err)
+		}
+	}
+}
+
+// session returns the client's session, creating it if needed; nil when over the cap or when the
+// socket cannot be made. Only serve creates sessions, so there is no race to create one twice.
+func (u *udpRelay) session(from netip.AddrPort) *udpSession {
+	now := time.Now()
+	u.mu.Lock()
+	if s := u.byAddr[from]; s != nil {
+		s.last = now
+		u.mu.Unlock()
+		return s
+	}
+	u.mu.Unlock()
+	if u.r.sessions.Add(1) > int64(u.r.cfg.maxSessions) {
+		u.r.sessions.Add(-1)
+		u.r.log.errorf("udp :%d: %d sessions open, the maximum (--max-udp-sessions): dropped a datagram from new client %v", u.listenPort(), u.r.cfg.maxSessions, from)
+		return nil
+	}
+	conn, _, err := u.r.ns.dialUDP(u.port)
+	if err != nil {
+		u.r.sessions.Add(-1)
+		u.r.log.errorf("udp :%d: cannot open a socket to target port %d for client %v: %v", u.listenPort(), u.port, from, err)
+		return nil
+	}
+	s := &udpSession{client: from, conn: conn, last: now}
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		conn.Close()
+		u.r.sessions.Add(-1)
+		return nil
+	}
+	u.byAddr[from] = s
+	u.mu.Unlock()
+	go u.replies(s)
+	return s
+}
+
+// replies sends the target's datagrams back to the session's client until the session has been
+// idle for cfg.udpIdle, or is closed.
+func (u *udpRelay) replies(s *udpSession) {
+	rc, err := s.conn.SyscallConn()
+	if err != nil {
+		u.end(s, true)
+		return
+	}
+	for {
+		u.mu.Lock()
+		deadline := s.last.Add(u.r.cfg.udpIdle)
+		u.mu.Unlock()
+		s.conn.SetReadDeadline(deadline)
+		var n int
+		var rerr error
+		var bp *[]byte
+		// RawConn.Read waits for the socket to be readable before calling again, so the buffer is
+		// taken only when a datagram is there.
+		err := rc.Read(func(fd uintptr) bool {
+			bp = bufPool.Get().(*[]byte)
+			for {
+				n, rerr = syscall.Read(int(fd), *bp)
+				if rerr != syscall.EINTR {
+					break
+				}
+			}
+			if rerr == syscall.EAGAIN {
+				bufPool.Put(bp)
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if u.end(s, false) {
+					return
+				}
+				continue // a datagram from the client moved the deadline
+			}
+			return // closed by closeSessions
+		}
+		if rerr != nil {
+			bufPool.Put(bp)
+			if !errors.Is(rerr, syscall.ECONNREFUSED) { // ICMP port unreachable: nothing listens (yet)
+				u.r.log.errorf("udp :%d: reading the target's reply for %v: %v", u.listenPort(), s.client, rerr)
+			}
+			continue
+		}
+		u.mu.Lock()
+		s.last = time.Now()
+		u.mu.Unlock()
+		if _, err := u.pc.WriteToUDPAddrPort((*bp)[:n], s.client); err != nil && !errors.Is(err, net.ErrClosed) {
+			u.r.log.errorf("udp :%d: reply to %v: %v", u.listenPort(), s.client, err)
+		}
+		bufPool.Put(bp)
+	}
+}
+
+// end removes the session if it has been idle long enough (or always, with force), under the lock
+// that serve takes to find a session and mark it used: a session is never closed while serve has
+// just picked it for a datagram.
+func (u *udpRelay) end(s *udpSession, force bool) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !force && time.Since(s.last) < u.r.cfg.udpIdle {
+		return false
+	}
+	if u.byAddr[s.client] == s {
+		delete(u.byAddr, s.client)
+		u.r.sessions.Add(-1)
+	}
+	s.conn.Close()
+	return true
+}
+
+func (u *udpRelay) closeSessions() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.closed = true
+	for a, s := range u.byAddr {
+		s.conn.Close()
+		delete(u.byAddr, a)
+		u.r.sessions.Add(-1)
+	}
+}
+
+// sessionCount is for tests.
+func (u *udpRelay) sessionCount() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.byAddr)
+}
