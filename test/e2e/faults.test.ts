@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { apply, eventually, getJson, kubectl, sleep, testNamespace, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, clientPod, getPf, helpersOf, loopbackTarget, portForward, waitReady } from './lib/portforward.js';
+import { OPERATOR_NS, clientPod, getPf, helpersOf, loopbackTarget, portForward, waitReady, namespaceWithTarget } from './lib/portforward.js';
 
 const run = promisify(execFile);
 const component = (action: 'stop' | 'start' | 'restart', name: string) =>
@@ -61,9 +61,7 @@ describe('faults', () => {
   }
 
   before(async () => {
-    ns = await testNamespace('e2e-faults');
-    await apply(loopbackTarget(ns.name, 'web'));
-    await waitRunning(ns.name, 'web');
+    ns = await namespaceWithTarget('e2e-faults');
     client = await clientPod(ns.name);
     for (const name of names) await apply(portForward(ns.name, name, { target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }] }));
     for (const name of names) await waitReady(ns.name, name);

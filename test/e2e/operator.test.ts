@@ -6,8 +6,7 @@ import {
   apply, eventually, getJson, httpGet, kubectl, kubectlBackground, testNamespace, toolboxPod, waitRunning,
 } from './lib/kube.js';
 import {
-  OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason,
-} from './lib/portforward.js';
+  OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason, namespaceWithTarget } from './lib/portforward.js';
 
 describe('a pod that listens only on 127.0.0.1', () => {
   let ns: Awaited<ReturnType<typeof testNamespace>>;
@@ -15,9 +14,7 @@ describe('a pod that listens only on 127.0.0.1', () => {
   let pf: any;
 
   before(async () => {
-    ns = await testNamespace('e2e-story');
-    await apply(loopbackTarget(ns.name, 'web'));
-    await waitRunning(ns.name, 'web');
+    ns = await namespaceWithTarget('e2e-story');
     client = await clientPod(ns.name);
     // Before: nothing in the cluster can reach it.
     const target = await getJson(['pod', '-n', ns.name, 'web']);
@@ -165,9 +162,7 @@ describe('the operator', () => {
     (await getJson(['lease', '-n', OPERATOR_NS, 'portforward-operator'])).spec.holderIdentity as string;
 
   before(async () => {
-    ns = await testNamespace('e2e-operator');
-    await apply(loopbackTarget(ns.name, 'web'));
-    await waitRunning(ns.name, 'web');
+    ns = await namespaceWithTarget('e2e-operator');
   });
   after(async () => {
     await scale(1);

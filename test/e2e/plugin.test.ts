@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { apply, eventually, httpGet, kubectl, KUBECONFIG, testNamespace, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, helpersOf, loopbackTarget, portForward, waitReady } from './lib/portforward.js';
+import { OPERATOR_NS, helpersOf, loopbackTarget, portForward, waitReady, namespaceWithTarget } from './lib/portforward.js';
 
 const PLUGIN = 'bin/kubectl-pf.js';
 
@@ -21,9 +21,7 @@ describe('kubectl pf connect', () => {
   let ns: Awaited<ReturnType<typeof testNamespace>>;
   let uid: string;
   before(async () => {
-    ns = await testNamespace('e2e-plugin');
-    await apply(loopbackTarget(ns.name, 'web'));
-    await waitRunning(ns.name, 'web');
+    ns = await namespaceWithTarget('e2e-plugin');
     await apply(
       portForward(ns.name, 'web', {
         target: { pod: 'web' },
@@ -83,9 +81,7 @@ describe('kubectl pf connect', () => {
 describe('kubectl pf create', () => {
   let ns: Awaited<ReturnType<typeof testNamespace>>;
   before(async () => {
-    ns = await testNamespace('e2e-create');
-    await apply(loopbackTarget(ns.name, 'web'));
-    await waitRunning(ns.name, 'web');
+    ns = await namespaceWithTarget('e2e-create');
   });
   after(async () => ns?.remove());
 

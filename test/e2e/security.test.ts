@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { KUBECONFIG, apply, eventually, exec, getJson, kubectl, testNamespace, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason } from './lib/portforward.js';
+import { OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason, namespaceWithTarget } from './lib/portforward.js';
 
 const execFileP = promisify(execFile);
 type Ns = Awaited<ReturnType<typeof testNamespace>>;
@@ -237,9 +237,7 @@ describe("a helper's real security context", () => {
 describe('a PortForward with a ttl', () => {
   let ns: Ns;
   before(async () => {
-    ns = await testNamespace('e2e-sec-ttl');
-    await apply(loopbackTarget(ns.name, 'web'));
-    await waitRunning(ns.name, 'web');
+    ns = await namespaceWithTarget('e2e-sec-ttl');
   });
   after(async () => ns?.remove());
 

@@ -1,5 +1,5 @@
 // Helpers for PortForward stories: targets that listen on loopback only, and reading status.
-import { apply, eventually, exec, getJson, kubectl, toolboxPod, waitRunning } from './kube.js';
+import { apply, eventually, exec, getJson, kubectl, testNamespace, toolboxPod, waitRunning } from './kube.js';
 
 export const OPERATOR_NS = 'portforward-system';
 
@@ -15,6 +15,14 @@ export function loopbackTarget(ns: string, name: string, labels: Record<string, 
       `(python3 -c '${udpEcho}' &) && exec python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv`,
     { labels },
   );
+}
+
+/** A fresh namespace with a running loopback-only target pod named "web". */
+export async function namespaceWithTarget(prefix: string) {
+  const ns = await testNamespace(prefix);
+  await apply(loopbackTarget(ns.name, 'web'));
+  await waitRunning(ns.name, 'web');
+  return ns;
 }
 
 export function portForward(ns: string, name: string, spec: object) {
