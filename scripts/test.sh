@@ -7,6 +7,7 @@ source scripts/cluster/lib.sh
 
 npm run -s typecheck
 npm run -s test:unit
+(cd images/helper/relay && go test ./...) # the helper's relay, as root: it makes network namespaces
 
 brought_up=false
 if ! bash scripts/cluster/status.sh >/dev/null 2>&1; then brought_up=true; fi

@@ -1,5 +1,5 @@
 // The desired helper pod for a PortForward: a pure function of the spec, the target and the config.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Probe } from '@kubernetes/client-node';
 import type { PortForwardSpec } from '../api/index.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY, helperPodName, shortHash } from './names.js';
 
@@ -33,6 +33,24 @@ export interface Owner {
 /** LISTEN:TARGET/proto for each port, the helper entrypoint's PF_PORTS format. */
 export function helperPortsArg(spec: PortForwardSpec): string {
   return spec.ports.map((p) => `${p.port}:${p.targetPort ?? p.port}/${p.protocol.toLowerCase()}`).join(' ');
+}
+
+/**
+ * Where pf-relay answers the readiness probe: the first port from 9901 up that the PortForward does
+ * not use. An HTTP probe costs the node no process; an exec probe forks several, every period, per
+ * helper, which on a node with hundreds of helpers is most of its CPU.
+ */
+export function healthPort(spec: PortForwardSpec): number {
+  const used = new Set(spec.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port));
+  let port = 9901;
+  while (used.has(port)) port++;
+  return port;
+}
+
+function readinessProbe(spec: PortForwardSpec, dataPath: HelperDataPath): V1Probe {
+  const timing = { periodSeconds: 5, failureThreshold: 2 };
+  if (dataPath === 'splice') return { httpGet: { path: '/ready', port: healthPort(spec) }, ...timing };
+  return { exec: { command: ['/usr/local/bin/pf-helper', 'ready'] }, ...timing };
 }
 
 export function helperPodFor(owner: Owner, spec: PortForwardSpec, target: ResolvedTarget, helper: HelperSettings): V1Pod {
@@ -74,13 +92,10 @@ export function helperPodFor(owner: Owner, spec: PortForwardSpec, target: Resolv
             { name: 'PF_TARGET_POD_UID', value: target.uid },
             { name: 'PF_PORTS', value: ports },
             { name: 'PF_DATA_PATH', value: helper.dataPath },
+            ...(helper.dataPath === 'splice' ? [{ name: 'PF_HEALTH_PORT', value: String(healthPort(spec)) }] : []),
           ],
           ports: spec.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol })),
-          readinessProbe: {
-            exec: { command: ['/usr/local/bin/pf-helper', 'ready'] },
-            periodSeconds: 5,
-            failureThreshold: 2,
-          },
+          readinessProbe: readinessProbe(spec, helper.dataPath),
           resources: {
             requests: { cpu: '10m', memory: '16Mi' },
             limits: { cpu: '2', memory: '256Mi' },

@@ -16,6 +16,15 @@ describe('the helper pod', () => {
   const helper = helperPodFor(owner, spec, target, settings);
   const container = helper.spec!.containers[0]!;
 
+  it('is probed over HTTP by the kubelet, on a port the PortForward does not use, so probes start no process', () => {
+    const busy = validSpec({ target: { pod: 'nginx' }, ports: [{ port: 9901 }, { port: 9902 }] });
+    const probe = helperPodFor(owner, busy, target, { ...settings, dataPath: 'splice' }).spec!.containers[0]!.readinessProbe!;
+    assert.deepEqual(probe.httpGet, { path: '/ready', port: 9903 });
+    assert.equal(probe.exec, undefined);
+    const classic = helperPodFor(owner, busy, target, { ...settings, dataPath: 'exec' }).spec!.containers[0]!.readinessProbe!;
+    assert.deepEqual(classic.exec?.command, ['/usr/local/bin/pf-helper', 'ready']);
+  });
+
   it('runs on the target\'s node, in the operator\'s namespace', () => {
     assert.equal(helper.spec!.nodeName, 'node-7');
     assert.equal(helper.metadata!.namespace, 'portforward-system');

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -100,6 +101,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fs.IntVar(&cfg.maxSessions, "max-udp-sessions", cfg.maxSessions, "concurrent UDP sessions (client addresses) over all ports; datagrams of new clients beyond are dropped")
 	fs.DurationVar(&cfg.udpIdle, "udp-idle", cfg.udpIdle, "a UDP session ends after this long without a datagram either way")
 	fs.DurationVar(&cfg.dialTimeout, "dial-timeout", cfg.dialTimeout, "timeout of a TCP connect to the target")
+	health := fs.Int("health", 0, "serve GET /ready on this TCP port once every listener is up (0: off); the kubelet's HTTP probe costs no process, unlike an exec probe")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: pf-relay [flags] --netns FILE tcp:LISTEN:TARGET|udp:LISTEN:TARGET ...")
 		fs.PrintDefaults()
@@ -162,6 +164,16 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 			u := r.newUDP(pc, s.target)
 			start = append(start, u.serve)
 		}
+	}
+	if *health > 0 {
+		hl, err := net.Listen("tcp", fmt.Sprintf(":%d", *health))
+		if err != nil {
+			log.infof("error: cannot listen on health port %d: %v", *health, err)
+			closeAll()
+			return 1
+		}
+		closers = append(closers, hl)
+		go http.Serve(hl, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }))
 	}
 	for i, s := range specs {
 		to := "127.0.0.1, or [::1] when refused there"
