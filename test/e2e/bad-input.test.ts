@@ -298,7 +298,8 @@ describe('malformed and hostile PortForwards', () => {
       }, 60_000);
       const svc = await getJson(['service', '-n', a.name, 'pf-edited']);
       assert.deepEqual(svc.spec.ports.map((p: any) => `${p.name} ${p.port}`), ['http 10082']);
-      assert.match(await client.curl(`http://pf-edited.${a.name}.svc:10082/`), /hello from web/);
+      // kube-proxy programs the changed port a moment after the Endpoints: allow it a few seconds.
+      assert.match(await eventually('the new port served', () => client.curl(`http://pf-edited.${a.name}.svc:10082/`), 20_000), /hello from web/);
       await assert.rejects(client.curl(`http://pf-edited.${a.name}.svc:10081/`));
     });
 
