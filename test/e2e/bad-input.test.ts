@@ -235,12 +235,12 @@ describe('malformed and hostile PortForwards', () => {
       const pf = await waitReady(a.name, 'deadport');
       const [helper] = await liveHelpers(pf.metadata.uid);
       const started = Date.now();
-      await assert.rejects(client.curl(`http://pf-deadport.${a.name}.svc:10099/`), (err: Error) => {
+      await assert.rejects(client.curlOnce(`http://pf-deadport.${a.name}.svc:10099/`), (err: Error) => {
         assert.doesNotMatch(err.message, /exit code 28/, 'refused or closed, not a timeout');
         return true;
       });
       assert.ok(Date.now() - started < 2900, 'fails quickly');
-      for (let i = 0; i < 5; i++) await assert.rejects(client.curl(`http://pf-deadport.${a.name}.svc:10099/`));
+      for (let i = 0; i < 5; i++) await assert.rejects(client.curlOnce(`http://pf-deadport.${a.name}.svc:10099/`));
       assert.match(await client.curl(`http://pf-deadport.${a.name}.svc:10080/`), /hello from web/);
       const after = await getJson(['pod', '-n', OPERATOR_NS, helper.metadata.name]);
       assert.equal(after.status.containerStatuses[0].restartCount, 0, 'the helper did not restart');
@@ -300,7 +300,7 @@ describe('malformed and hostile PortForwards', () => {
       assert.deepEqual(svc.spec.ports.map((p: any) => `${p.name} ${p.port}`), ['http 10082']);
       // kube-proxy programs the changed port a moment after the Endpoints: allow it a few seconds.
       assert.match(await eventually('the new port served', () => client.curl(`http://pf-edited.${a.name}.svc:10082/`), 20_000), /hello from web/);
-      await assert.rejects(client.curl(`http://pf-edited.${a.name}.svc:10081/`));
+      await assert.rejects(client.curlOnce(`http://pf-edited.${a.name}.svc:10081/`));
     });
 
     it('an enormous ttl (999999d) is accepted as written: Ready, expiring in about 2,700 years, not Expired', async () => {

@@ -18,7 +18,7 @@ describe('a pod that listens only on 127.0.0.1', () => {
     client = await clientPod(ns.name);
     // Before: nothing in the cluster can reach it.
     const target = await getJson(['pod', '-n', ns.name, 'web']);
-    await assert.rejects(client.curl(`http://${target.status.podIP}:8080/`));
+    await assert.rejects(client.curlOnce(`http://${target.status.podIP}:8080/`));
 
     await kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(

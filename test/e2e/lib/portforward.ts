@@ -54,14 +54,21 @@ export async function helpersOf(pfUid: string): Promise<any[]> {
   return (await getJson(['pods', '-n', OPERATOR_NS, '-l', `portforward.io/owner-uid=${pfUid}`])).items;
 }
 
-/** A client pod to send traffic from. */
+/**
+ * A client pod to send traffic from. Requests retry for up to 10 s: kube-proxy programs a Service a
+ * moment after its Endpoints are written, so the first request after Ready may be refused. A
+ * request that should fail still fails, 10 s later.
+ */
 export async function clientPod(ns: string, name = 'client') {
   await apply(toolboxPod(ns, name, 'exec sleep infinity'));
   await waitRunning(ns, name);
+  const retrying = (what: string, command: string[]) => eventually(what, () => exec(ns, name, command), 10_000);
   return {
-    curl: (url: string) => exec(ns, name, ['curl', '-sf', '--max-time', '3', url]),
+    curl: (url: string) => retrying(`GET ${url}`, ['curl', '-sf', '--max-time', '3', url]),
+    /** One attempt, no retry: for asserting how a request fails. */
+    curlOnce: (url: string) => exec(ns, name, ['curl', '-sf', '--max-time', '3', url]),
     udp: (host: string, port: number, text: string) =>
-      exec(ns, name, [
+      retrying(`UDP ${host}:${port}`, [
         'python3', '-c',
         `import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(3);` +
           `s.sendto(b'${text}',('${host}',${port}));print(s.recvfrom(2048)[0].decode())`,
