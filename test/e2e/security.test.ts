@@ -125,11 +125,11 @@ describe('a user who may only create PortForwards in their namespace', () => {
     const hostile = {
       target: { pod: 'web' },
       ports: [{ port: 10080, targetPort: 8080 }],
-      image: 'docker.io/evil/relay:latest',
+      image: 'evil.example/relay:latest',
       command: ['/bin/sh', '-c', 'cat /proc/1/environ'],
       privileged: true,
       securityContext: { privileged: true, capabilities: { add: ['ALL'] } },
-      helper: { image: 'docker.io/evil/relay:latest', hostNetwork: true },
+      helper: { image: 'evil.example/relay:latest', hostNetwork: true },
     };
     await assert.rejects(applyAs(portForward(a.name, 'hostile', hostile)), /strict decoding error: unknown field "spec\.(command|helper|image|privileged|securityContext)"/);
     // Without client-side validation the API server prunes what its schema does not know.
