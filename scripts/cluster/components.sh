@@ -50,14 +50,29 @@ start_component() {
   esac
 }
 
-# stop_component NAME: ends the process `start` recorded (only if the pid is still that component).
-stop_component() {
+# recorded_pid NAME: the pid `start` recorded for NAME, if that process still is NAME (a pid may be
+# reused); forgets the record either way.
+recorded_pid() {
   local pid
   pid=$(cat "$RUN/$1.pid" 2>/dev/null) || return 0
-  if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$1"; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
   rm -f "$RUN/$1.pid"
+  if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$1"; then echo "$pid"; fi
+}
+
+# stop_pids SECONDS PID...: TERM, up to SECONDS for all of them to exit, then KILL what is left.
+stop_pids() {
+  local seconds=$1 pid alive; shift
+  [ $# -gt 0 ] || return 0
+  kill "$@" 2>/dev/null || true
+  for _ in $(seq $((seconds * 4))); do
+    alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 1 ] || break
+    sleep 0.25
+  done
+  kill -9 "$@" 2>/dev/null || true
+}
+
+stop_component() {
+  stop_pids 10 $(recorded_pid "$1")
 }

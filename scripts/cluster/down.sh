@@ -4,25 +4,13 @@
 # (they live in the lab namespace), cgroups and state. Built binaries and images stay cached
 # unless --purge is given.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$CLUSTER_DIR/components.sh"
 
+# Every component at once: stopping them one by one took twice as long.
 stop_recorded_processes() {
-  local name pid pids=()
-  for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd containerd; do
-    pid=$(cat "$RUN/$name.pid" 2>/dev/null) || continue
-    # Only the process we started: the pid may have been reused since.
-    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$name"; then pids+=("$pid"); fi
-    rm -f "$RUN/$name.pid"
-  done
-  [ ${#pids[@]} -gt 0 ] || return 0
-  kill "${pids[@]}" 2>/dev/null || true
-  local alive
-  for _ in $(seq 20); do
-    alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 1 ] || break
-    sleep 0.25
-  done
-  kill -9 "${pids[@]}" 2>/dev/null || true
+  local name pids=()
+  for name in $COMPONENTS; do pids+=($(recorded_pid "$name")); done
+  stop_pids 5 "${pids[@]}"
 }
 
 # Container shims and their containers: started by our containerd, found by its socket or state paths.
