@@ -7,7 +7,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { PortForward } from '../api/index.js';
 import { UsageError } from './args.js';
 import { getPortForward } from './kube.js';
-import { closeGently, openPodPort, pipeConnection, type PodRef } from './pod-port.js';
+import { Connector } from './connector.js';
+import { closeGently, type PodRef } from './pod-port.js';
 import { hostPort, type ForwardedPort, type ListenAddress } from './ports.js';
 import { sameHelper, snapshotOf, transitionLine, TunnelState, type Snapshot } from './tunnel-state.js';
 import { PortForwardWatch } from './watch.js';
@@ -90,6 +91,7 @@ export async function runConnect(o: ConnectOptions): Promise<number> {
   }
   const forwards = resolvePorts(o.ports, first, o.name);
   const state = new TunnelState(first);
+  const connector = new Connector(o.kc, (line) => io.err(`note: ${line}`));
 
   // Listen first, as kubectl does: a port already in use is reported at once.
   const servers: Server[] = [];
@@ -156,9 +158,9 @@ export async function runConnect(o: ConnectOptions): Promise<number> {
         throw new Error(why);
       }
       if (!now.tcpPorts?.includes(remote)) throw new Error(`PortForward ${ref} no longer has TCP port ${remote}`);
-      let ws;
+      let way;
       try {
-        ws = await openPodPort(o.kc, helper, remote);
+        way = await connector.open(helper, remote);
       } catch (err) {
         // A helper that was just replaced answers 404 (or 400/500 while it terminates): give the
         // operator a moment to report the new one, then try there.
@@ -170,10 +172,11 @@ export async function runConnect(o: ConnectOptions): Promise<number> {
         throw new Error(handshakeProblem(err, helper));
       }
       if (stopping || local.destroyed) {
-        ws.destroy();
+        way.abandon();
+        local.destroy();
         return;
       }
-      await pipeConnection(ws, local);
+      await way.carry(local);
       return;
     }
   }
@@ -204,5 +207,6 @@ export async function runConnect(o: ConnectOptions): Promise<number> {
   state.wakeAll();
   for (const s of servers) s.close();
   for (const s of sockets) s.destroy();
+  connector.closeAll();
   return code;
 }

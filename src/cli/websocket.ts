@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ByteQueue } from './byte-queue.js';
 
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -56,24 +57,20 @@ export function encodeFrame(opcode: number, parts: readonly Buffer[], mask: Buff
 
 /** Splits a byte stream into frames; unmasks masked frames (servers do not mask, tests may). */
 export class FrameParser {
-  private chunks: Buffer[] = [];
-  private size = 0;
+  private readonly bytes = new ByteQueue();
 
   push(chunk: Buffer): Frame[] {
-    if (chunk.length) {
-      this.chunks.push(chunk);
-      this.size += chunk.length;
-    }
+    this.bytes.push(chunk);
     const frames: Frame[] = [];
     for (;;) {
-      const head = this.peek(2);
+      const head = this.bytes.peek(2);
       if (!head) break;
       const b1 = head[1] as number;
       const masked = (b1 & 0x80) !== 0;
       const len7 = b1 & 0x7f;
       const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
       const headerLength = 2 + extended + (masked ? 4 : 0);
-      const header = this.peek(headerLength);
+      const header = this.bytes.peek(headerLength);
       if (!header) break;
       let length = len7;
       if (extended === 2) length = header.readUInt16BE(2);
@@ -82,31 +79,15 @@ export class FrameParser {
         if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error('websocket frame too large');
         length = Number(big);
       }
-      if (this.size < headerLength + length) break;
+      if (this.bytes.length < headerLength + length) break;
       const mask = masked ? Buffer.from(header.subarray(2 + extended, headerLength)) : null;
       const b0 = header[0] as number;
-      this.take(headerLength);
-      const payload = Buffer.from(this.take(length));
+      this.bytes.take(headerLength);
+      const payload = Buffer.from(this.bytes.take(length));
       if (mask) for (let i = 0; i < payload.length; i++) payload[i] = (payload[i] as number) ^ (mask[i & 3] as number);
       frames.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload });
     }
     return frames;
-  }
-
-  private peek(n: number): Buffer | undefined {
-    if (this.size < n) return undefined;
-    if ((this.chunks[0] as Buffer).length < n) this.chunks = [Buffer.concat(this.chunks)];
-    return (this.chunks[0] as Buffer).subarray(0, n);
-  }
-
-  private take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    const first = this.peek(n) as Buffer;
-    const head = this.chunks[0] as Buffer;
-    if (head.length === n) this.chunks.shift();
-    else this.chunks[0] = head.subarray(n);
-    this.size -= n;
-    return first;
   }
 }
 

@@ -1,6 +1,7 @@
 // `kubectl pf connect` against a stand-in API server that speaks the same wire protocols as a real
-// one (GET and watch of the PortForward, pods/portforward over v4.channel.k8s.io WebSockets) and
-// relays each stream to a small TCP server per "pod" that answers "<pod>:<what it got>".
+// one (GET and watch of the PortForward, pods/portforward over v4.channel.k8s.io WebSockets; it
+// refuses the SPDY tunnel as API servers before 1.31 do) and relays each stream to a small TCP
+// server per "pod" that answers "<pod>:<what it got>".
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,8 @@ class FakeApiServer {
   readonly pods = new Map<string, number>();
   private watchers = new Set<http.ServerResponse>();
   private rv = 1;
+  /** Upgrades asking for the SPDY tunnel, refused. */
+  spdyRefused = 0;
   port = 0;
 
   async start(): Promise<void> {
@@ -111,6 +114,14 @@ class FakeApiServer {
     if (!m || backendPort === undefined) {
       const body = JSON.stringify({ kind: 'Status', code: 404, message: `pods "${pod}" not found` });
       socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
+    if (req.headers['sec-websocket-protocol'] === 'SPDY/3.1+portforward.k8s.io') {
+      // As an API server before Kubernetes 1.31 does: no SPDY tunnel, so connect falls back to
+      // one v4.channel.k8s.io WebSocket per connection (the SPDY path is covered end to end).
+      this.spdyRefused++;
+      const body = JSON.stringify({ kind: 'Status', code: 400, message: 'websocket protocol SPDY/3.1+portforward.k8s.io is not supported' });
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
     assert.equal(req.headers['sec-websocket-protocol']?.split(',')[0]?.trim(), 'v4.channel.k8s.io');
@@ -247,7 +258,11 @@ current-context: fake
     const s = startConnect([':10080', '--address', '127.0.0.1'], kubeconfig);
     const port = await localPortOf(s);
     assert.ok(port > 0);
+    const refusedBefore = api.spdyRefused;
     assert.equal(await exchange(port, 'hello'), 'helper-1:hello');
+    assert.equal(await exchange(port, 'again'), 'helper-1:again');
+    assert.equal(api.spdyRefused - refusedBefore, 1, 'the SPDY tunnel is asked for once, then not again');
+    assert.deepEqual(s.err.filter((l) => l.startsWith('note:')).length, 1, 'one line says why connections are slower');
     assert.ok(s.out.includes(`Handling connection for ${port}`));
     assert.ok(s.out.includes('PortForward team-a/web is Ready (helper pod portforward-system/helper-1)'));
     s.stop();
@@ -280,7 +295,7 @@ current-context: fake
       });
     }, 300);
     assert.equal(await answer, 'helper-2:in between');
-    assert.deepEqual(s.err, []);
+    assert.deepEqual(s.err.filter((l) => !l.startsWith('note:')), [], 'no error');
     s.stop();
     assert.equal(await s.exit, 0);
   });
