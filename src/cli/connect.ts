@@ -71,7 +71,7 @@ function boundPort(server: Server): number {
 function handshakeProblem(err: unknown, helper: PodRef): string {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof HandshakeError && err.status === 403) {
-    return `${message} (connect needs "create pods/portforward" in namespace ${helper.namespace}, where the helper pods run)`;
+    return `${message} (connect needs "get" and "create" on pods/portforward in namespace ${helper.namespace}, where the helper pods run)`;
   }
   return message;
 }

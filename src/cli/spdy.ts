@@ -117,7 +117,7 @@ export class SpdyParser {
       const flags = head[4] as number;
       const first = head.readUInt32BE(0);
       this.bytes.take(8);
-      const payload = Buffer.from(this.bytes.take(length));
+      const payload = this.bytes.take(length); // socket chunks are never reused: no copy needed
       if (first & 0x80000000) {
         const version = (first >>> 16) & 0x7fff;
         if (version !== SPDY_VERSION) throw new Error(`SPDY version ${version} is not supported`);

@@ -1,6 +1,9 @@
 // kubectl pf: a local port carried to a PortForward, surviving what kills kubectl port-forward.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { apply, eventually, httpGet, kubectl, KUBECONFIG, testNamespace, waitRunning } from './lib/kube.js';
 import { OPERATOR_NS, helpersOf, loopbackTarget, portForward, waitReady, namespaceWithTarget } from './lib/portforward.js';
@@ -8,14 +11,21 @@ import { OPERATOR_NS, helpersOf, loopbackTarget, portForward, waitReady, namespa
 const PLUGIN = 'bin/kubectl-pf.js';
 
 /** Starts `kubectl pf ARGS` in the background; output() is everything it printed so far. */
-function plugin(args: string[]) {
-  const child = spawn('node', [PLUGIN, '--kubeconfig', KUBECONFIG, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function plugin(args: string[], kubeconfig = KUBECONFIG) {
+  const child = spawn('node', [PLUGIN, '--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { output: () => out, stop: () => child.kill('SIGINT'), exited };
 }
+
+const role = (namespace: string, name: string, rules: object[]) => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace }, rules });
+const binding = (namespace: string, name: string, userNamespace: string, user: string) => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace },
+  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+  subjects: [{ kind: 'ServiceAccount', name: user, namespace: userNamespace }],
+});
 
 describe('kubectl pf connect', () => {
   let ns: Awaited<ReturnType<typeof testNamespace>>;
@@ -66,6 +76,57 @@ describe('kubectl pf connect', () => {
       session.stop();
     }
     assert.equal(await session.exited, 0);
+  });
+
+  it('works for a user with only read access to PortForwards and pods/portforward on helpers; without it, says what is missing', async () => {
+    const user = 'pf-user';
+    const helperRole = `pf-connect-${ns.name}`;
+    await apply(
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: user, namespace: ns.name } },
+      role(ns.name, 'read-portforwards', [{ apiGroups: ['portforward.io'], resources: ['portforwards'], verbs: ['get', 'list', 'watch'] }]),
+      binding(ns.name, 'read-portforwards', ns.name, user),
+      role(OPERATOR_NS, helperRole, [{ apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] }]),
+      binding(OPERATOR_NS, helperRole, ns.name, user),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'pf-user-'));
+    try {
+      const kubeconfigOf = JSON.parse(await kubectl(['config', 'view', '--raw', '--minify', '-o', 'json']));
+      const token = (await kubectl(['create', 'token', user, '-n', ns.name, '--duration=10m'])).trim();
+      const userConfig = join(dir, 'kubeconfig');
+      writeFileSync(userConfig, JSON.stringify({
+        apiVersion: 'v1', kind: 'Config', 'current-context': 'user',
+        clusters: [{ name: 'c', cluster: kubeconfigOf.clusters[0].cluster }],
+        users: [{ name: 'u', user: { token } }],
+        contexts: [{ name: 'user', context: { cluster: 'c', user: 'u', namespace: ns.name } }],
+      }));
+      const allowed = plugin(['connect', 'web', '32082:10080'], userConfig);
+      try {
+        await eventually('listening', async () => allowed.output().includes('Forwarding from 127.0.0.1:32082'), 30_000);
+        assert.match(await eventually('an answer', () => httpGet('http://127.0.0.1:32082/').catch(() => undefined), 30_000), /hello from web/);
+      } finally {
+        allowed.stop();
+      }
+      assert.equal(await allowed.exited, 0);
+
+      await kubectl(['delete', 'rolebinding', '-n', OPERATOR_NS, helperRole]);
+      const refused = plugin(['connect', 'web', '32083:10080'], userConfig);
+      try {
+        await eventually('listening', async () => refused.output().includes('Forwarding from 127.0.0.1:32083'), 30_000);
+        const line = await eventually('the refusal', async () => {
+          await httpGet('http://127.0.0.1:32083/').catch(() => undefined);
+          return /^an error occurred forwarding 32083 -> 10080: .*$/m.exec(refused.output())?.[0];
+        }, 30_000);
+        assert.match(line, /forbidden/);
+        assert.match(line, /pods\/portforward/);
+        assert.match(line, new RegExp(`in namespace ${OPERATOR_NS}`));
+      } finally {
+        refused.stop();
+      }
+      assert.equal(await refused.exited, 0, 'a refused connection does not end the session');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await kubectl(['delete', 'role,rolebinding', '-n', OPERATOR_NS, helperRole, '--ignore-not-found']);
+    }
   });
 
   it('refuses bad port syntax and unknown PortForwards with exit code 2 and a clear message', () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PortForwardChannels, portForwardPath } from '../../src/cli/pod-port.js';
-import { encodeFrame, FrameParser, OPCODE } from '../../src/cli/websocket.js';
+import { applyMask, encodeFrame, FrameParser, OPCODE } from '../../src/cli/websocket.js';
 
 describe('WebSocket frames', () => {
   it('a masked client frame reads back as the bytes sent, at every length encoding', () => {
@@ -66,5 +66,21 @@ describe('port-forward channels (v4.channel.k8s.io)', () => {
       portForwardPath({ namespace: 'portforward-system', pod: 'pf-team-a-web-1a2b3c4d' }, 10080),
       '/api/v1/namespaces/portforward-system/pods/pf-team-a-web-1a2b3c4d/portforward?ports=10080',
     );
+  });
+});
+
+describe('masking', () => {
+  it('word-at-a-time masking gives the same bytes as the byte rule, at every alignment and length', () => {
+    const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+    for (const offset of [0, 1, 2, 3, 5]) {
+      for (const length of [0, 1, 3, 4, 7, 64, 1001]) {
+        const backing = Buffer.alloc(offset + length + 8);
+        for (let i = 0; i < backing.length; i++) backing[i] = (i * 7) & 0xff;
+        const expected = Buffer.from(backing);
+        for (let i = 0; i < length; i++) expected[offset + i] = (expected[offset + i] as number) ^ (mask[i & 3] as number);
+        applyMask(backing, offset, length, mask);
+        assert.deepEqual(backing, expected, `offset ${offset}, length ${length}`);
+      }
+    }
   });
 });
