@@ -17,6 +17,8 @@ const envSchema = z.object({
   MAX_TTL: z.string().default(''),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** Helpers started at once on one node; more wait their turn (status reason HelperQueued). */
+  HELPER_MAX_STARTING_PER_NODE: z.coerce.number().int().min(1).max(1000).default(8),
   RESYNC_SECONDS: z.coerce.number().int().min(5).default(300),
   LEADER_ELECTION: z.enum(['true', 'false']).default('true'),
   LEASE_NAME: z.string().default('portforward-operator'),
@@ -32,6 +34,7 @@ export interface Config {
   maxTtlSeconds: number | undefined;
   logLevel: string;
   concurrency: number;
+  helperMaxStartingPerNode: number;
   resyncSeconds: number;
   leaderElection: boolean;
   leaseName: string;
@@ -51,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxTtlSeconds: maxTtl,
     logLevel: e.LOG_LEVEL,
     concurrency: e.CONCURRENCY,
+    helperMaxStartingPerNode: e.HELPER_MAX_STARTING_PER_NODE,
     resyncSeconds: e.RESYNC_SECONDS,
     leaderElection: e.LEADER_ELECTION === 'true',
     leaseName: e.LEASE_NAME,

@@ -100,3 +100,24 @@ export function helperReadiness(
     message: `Helper pod ${helperName} runs but is not ready: it has not yet entered the target's network namespace and opened its ports. ${inspect}`,
   };
 }
+
+/**
+ * Helpers on `node` still on their way up: created, not Ready, not finished, not being deleted.
+ * A node asked to start hundreds of containers at once stalls (container creation outlasts the
+ * kubelet's runtime timeout, is cancelled and retried); starting a few at a time is faster overall.
+ */
+export function startingHelpersOn(helpers: readonly V1Pod[], node: string): number {
+  return helpers.filter(
+    (p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp && !isFinished(p) && !isPodReady(p),
+  ).length;
+}
+
+/** The status of a PortForward whose helper waits for a start slot on its node. */
+export function queuedReadiness(node: string, starting: number, limit: number): Readiness {
+  return {
+    phase: 'Pending',
+    status: 'False',
+    reason: 'HelperQueued',
+    message: `Waiting to start the helper pod: ${starting} helpers are starting on node ${node}, at most ${limit} at a time (HELPER_MAX_STARTING_PER_NODE).`,
+  };
+}

@@ -9,19 +9,22 @@ import { describeError, isApiError } from '../kube/errors.js';
 import type { ClusterCache } from '../kube/informers.js';
 import { rfc3339, timeMs } from '../kube/time.js';
 import { helperPodFor, type HelperSettings, type Owner, type ResolvedTarget } from '../resources/helper-pod.js';
-import { proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
+import { LABELS, proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
 import { proxyServiceFor } from '../resources/proxy-service.js';
 import { endpointsFor, serviceFor } from '../resources/service.js';
 import { addFinalizer, cachedHelpers, deleteHelpers, hasFinalizer, ownerSelector, removeFinalizer } from './cleanup.js';
 import type { EventRecorder, EventType } from './events.js';
 import { expiresAtMs } from './expiry.js';
-import { HELPER_STARTUP_GRACE_MS, helperReadiness, isPodReady, planHelper } from './helper.js';
+import { HELPER_STARTUP_GRACE_MS, helperReadiness, isPodReady, planHelper, queuedReadiness, startingHelpersOn } from './helper.js';
 import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, resultOfError, type Result } from './result.js';
 import { deleteOwnedChildren, syncEndpoints, syncProxyService, syncService } from './service-sync.js';
 import { accessFor, composeStatus, portsSummary, readyCondition, sameStatus, type Observed, type Readiness } from './status.js';
 import { resolveTarget, type TargetLookup } from './target.js';
 
-export type ReconcilerConfig = Pick<Config, 'namespace' | 'helperImage' | 'helperImagePullPolicy' | 'helperDataPath' | 'maxTtlSeconds'>;
+export type ReconcilerConfig = Pick<
+  Config,
+  'namespace' | 'helperImage' | 'helperImagePullPolicy' | 'helperDataPath' | 'maxTtlSeconds' | 'helperMaxStartingPerNode'
+>;
 
 export interface ReconcilerDeps {
   config: ReconcilerConfig;
@@ -33,6 +36,9 @@ export interface ReconcilerDeps {
 
 /** How often a PortForward blocked by someone else's Service looks again. */
 const CONFLICT_RECHECK_MS = 60_000;
+
+/** How soon a helper waiting for a start slot on its node looks again. */
+const START_SLOT_RECHECK_MS = 2000;
 
 /** How soon to look again while an old helper still holds the name of its replacement. */
 const NAME_FREED_RECHECK_MS = 2000;
@@ -176,6 +182,12 @@ export class Reconciler {
     const plan = planHelper(cachedHelpers(this.cache.pods, this.config.namespace, owner.uid), desired);
     await deleteHelpers(this.api, plan.remove, log, 'replaced by a helper for the current target and spec');
     if (plan.create) {
+      const limit = this.config.helperMaxStartingPerNode;
+      const starting = startingHelpersOn(this.cache.pods.list(this.config.namespace).filter((p) => p.metadata?.labels?.[LABELS.ownerUid]), target.node);
+      if (starting >= limit) {
+        await this.publish(pf, { ...base, target, readiness: queuedReadiness(target.node, starting, limit) }, log);
+        return requeueAfter(START_SLOT_RECHECK_MS);
+      }
       const ended = await this.createHelper(pf, desired, target, base, log);
       if (ended) return ended;
     }

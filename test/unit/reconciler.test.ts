@@ -153,6 +153,26 @@ describe('a PortForward to a pod that listens on localhost', () => {
   });
 });
 
+describe('many PortForwards on one node', () => {
+  it('start at most HELPER_MAX_STARTING_PER_NODE helpers at once; the others wait, saying so, and start as those become ready', async () => {
+    setup({ helperMaxStartingPerNode: 2 });
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    for (const name of ['a', 'b', 'c']) cluster.addPortForward(portForward('team-a', name, webSpec));
+    for (const name of ['a', 'b', 'c']) await reconcile(`team-a/${name}`);
+
+    assert.equal(cluster.helpers().length, 2);
+    const queued = status('c');
+    assert.equal(queued.ready?.reason, 'HelperQueued');
+    assert.match(queued.ready!.message, /2 helpers are starting on node node-1, at most 2 at a time/);
+    assert.equal(cluster.helpers().length, 2, 'no helper for the queued one yet');
+
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    await reconcile('team-a/c');
+    assert.equal(cluster.helpers().length, 3, 'a slot freed: the third helper starts');
+    assert.equal(status('c').ready?.reason, 'HelperStarting');
+  });
+});
+
 describe('a PortForward with a selector', () => {
   const spec = { target: { selector: { matchLabels: { app: 'web' } } }, ports: [{ port: 8080 }] };
 

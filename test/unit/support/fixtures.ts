@@ -11,6 +11,7 @@ export const config: ReconcilerConfig = {
   helperImagePullPolicy: 'IfNotPresent',
   helperDataPath: 'splice',
   maxTtlSeconds: undefined,
+  helperMaxStartingPerNode: 8,
 };
 
 export interface PodOptions {
