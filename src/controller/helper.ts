@@ -112,12 +112,15 @@ export function startingHelpersOn(helpers: readonly V1Pod[], node: string): numb
   ).length;
 }
 
-/** The status of a PortForward whose helper waits for a start slot on its node. */
-export function queuedReadiness(node: string, starting: number, limit: number): Readiness {
+/**
+ * The status of a PortForward whose helper waits for a start slot on its node. It names no live
+ * count, so that passes while it waits find the status unchanged and write nothing.
+ */
+export function queuedReadiness(node: string, limit: number): Readiness {
   return {
     phase: 'Pending',
     status: 'False',
     reason: 'HelperQueued',
-    message: `Waiting to start the helper pod: ${starting} helpers are starting on node ${node}, at most ${limit} at a time (HELPER_MAX_STARTING_PER_NODE).`,
+    message: `Waiting to start the helper pod: ${limit} helpers are already starting on node ${node}, and at most ${limit} start at a time (HELPER_MAX_STARTING_PER_NODE).`,
   };
 }

@@ -185,7 +185,7 @@ export class Reconciler {
       const limit = this.config.helperMaxStartingPerNode;
       const starting = startingHelpersOn(this.cache.pods.list(this.config.namespace).filter((p) => p.metadata?.labels?.[LABELS.ownerUid]), target.node);
       if (starting >= limit) {
-        await this.publish(pf, { ...base, target, readiness: queuedReadiness(target.node, starting, limit) }, log);
+        await this.publish(pf, { ...base, target, readiness: queuedReadiness(target.node, limit) }, log);
         return requeueAfter(START_SLOT_RECHECK_MS);
       }
       const ended = await this.createHelper(pf, desired, target, base, log);

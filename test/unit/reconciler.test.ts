@@ -163,7 +163,7 @@ describe('many PortForwards on one node', () => {
     assert.equal(cluster.helpers().length, 2);
     const queued = status('c');
     assert.equal(queued.ready?.reason, 'HelperQueued');
-    assert.match(queued.ready!.message, /2 helpers are starting on node node-1, at most 2 at a time/);
+    assert.match(queued.ready!.message, /2 helpers are already starting on node node-1, and at most 2 start at a time/);
     assert.equal(cluster.helpers().length, 2, 'no helper for the queued one yet');
 
     cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
