@@ -21,8 +21,10 @@ const DATA_PREFIX = Buffer.from([DATA_CHANNEL]);
 /** After the local client half-closes, wait this long for the rest of the answer (as the kubelet does). */
 export const LINGER_MS = 1000;
 
-export function portForwardPath(pod: PodRef, port: number): string {
-  return `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.pod)}/portforward?ports=${port}`;
+/** pods/portforward of the pod; `port` adds the query the channel protocol needs (SPDY names ports per stream). */
+export function portForwardPath(pod: PodRef, port?: number): string {
+  const path = `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.pod)}/portforward`;
+  return port === undefined ? path : `${path}?ports=${port}`;
 }
 
 /** Splits the server's messages into data and error text, dropping each channel's port prefix. */

@@ -5,7 +5,7 @@
 // trip to the kubelet instead of a TLS handshake, an upgrade and a kubelet dial of its own.
 import type { Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { closeGently, type PodRef } from './pod-port.js';
+import { closeGently, portForwardPath, type PodRef } from './pod-port.js';
 import { CONTROL, FLAG_FIN, RST_STATUS, SpdyParser, SynStreamWriter, controlStreamId, controlWord, dataFrameHeader, pingFrame, rstStreamFrame } from './spdy.js';
 import { connectWebSocket, HandshakeError, type WebSocketConnection } from './websocket.js';
 
@@ -20,11 +20,7 @@ export class TunnelUnsupportedError extends Error {
   override readonly name = 'TunnelUnsupportedError';
 }
 
-type StreamEvent = { type: 'reply' } | { type: 'data'; data: Buffer; fin: boolean } | { type: 'reset'; status: number } | { type: 'closed'; error?: Error };
-
-export function sessionPath(pod: PodRef): string {
-  return `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.pod)}/portforward`;
-}
+type StreamEvent = { type: 'reply' } | { type: 'data'; data: Buffer; fin: boolean } | { type: 'reset' } | { type: 'closed'; error?: Error };
 
 export class PortForwardSession {
   private readonly parser = new SpdyParser();
@@ -37,7 +33,7 @@ export class PortForwardSession {
   private nextStreamId = 1;
   private nextRequestId = 0;
   private nextPingId = 1;
-  private closedWith: { error?: Error } | undefined;
+  private closed = false;
   private goingAway = false;
   private retiring = false;
   private readonly pinger: NodeJS.Timeout;
@@ -46,7 +42,7 @@ export class PortForwardSession {
   static async open(kc: KubeConfig, pod: PodRef): Promise<PortForwardSession> {
     let ws: WebSocketConnection;
     try {
-      ws = await connectWebSocket(kc, sessionPath(pod), { protocols: [SPDY_TUNNEL_PROTOCOL], timeoutMs: 30_000 });
+      ws = await connectWebSocket(kc, portForwardPath(pod), { protocols: [SPDY_TUNNEL_PROTOCOL], timeoutMs: 30_000 });
     } catch (err) {
       // An API server without the tunnel hands the upgrade to the kubelet, which refuses the protocol.
       if (err instanceof HandshakeError && err.status === 400) throw new TunnelUnsupportedError(err.message);
@@ -62,10 +58,7 @@ export class PortForwardSession {
   private constructor(private readonly ws: WebSocketConnection) {
     ws.start({
       message: (m) => this.receive(m),
-      drain: () => {
-        for (const local of this.waitingForDrain) local.resume();
-        this.waitingForDrain.clear();
-      },
+      drain: () => this.resumeWaiting(),
       close: (error) => this.finish(error),
     });
     this.pinger = setInterval(() => this.write(pingFrame(this.takePingId())), PING_INTERVAL_MS).unref();
@@ -73,7 +66,7 @@ export class PortForwardSession {
 
   /** False once the session broke, was closed or retired, or the kubelet said it takes no new streams. */
   get usable(): boolean {
-    return !this.closedWith && !this.goingAway && !this.retiring;
+    return !this.closed && !this.goingAway && !this.retiring;
   }
 
   /** Takes no new connections, and closes when the ones it carries are over. */
@@ -113,7 +106,6 @@ export class PortForwardSession {
         clearTimeout(replyTimer);
         this.streams.delete(errorId);
         this.streams.delete(dataId);
-        if (this.retiring && this.streams.size === 0) this.close();
         this.release(dataId);
         this.waitingForDrain.delete(local);
         if (!(localEnded && remoteEnded)) {
@@ -122,8 +114,9 @@ export class PortForwardSession {
         }
         closeGently(local);
         const line = (errorText.trim() || problem)?.replace(/\s+/g, ' ');
-        // The kubelet failed this connection (say, the pod is gone): new ones get a fresh session.
-        if (errorText) this.retire();
+        // A retired session closes with its last connection; and when the kubelet failed this one
+        // (say, the pod is gone), new connections get a fresh session.
+        if (this.retiring || errorText) this.retire();
         if (line && !localClosed) reject(new Error(line));
         else resolve();
       };
@@ -199,7 +192,12 @@ export class PortForwardSession {
   }
 
   private write(...parts: Buffer[]): boolean {
-    return this.closedWith ? true : this.ws.send(...parts);
+    return this.closed ? true : this.ws.send(...parts);
+  }
+
+  private resumeWaiting(): void {
+    for (const local of this.waitingForDrain) local.resume();
+    this.waitingForDrain.clear();
   }
 
   private hold(streamId: number): void {
@@ -226,12 +224,14 @@ export class PortForwardSession {
         continue;
       }
       switch (frame.type) {
-        case CONTROL.synReply:
-          this.streams.get(controlStreamId(frame.payload))?.({ type: 'reply' });
-          if (frame.flags & FLAG_FIN) this.streams.get(controlStreamId(frame.payload))?.({ type: 'data', data: Buffer.alloc(0), fin: true });
+        case CONTROL.synReply: {
+          const stream = this.streams.get(controlStreamId(frame.payload));
+          stream?.({ type: 'reply' });
+          if (frame.flags & FLAG_FIN) stream?.({ type: 'data', data: Buffer.alloc(0), fin: true });
           break;
+        }
         case CONTROL.rstStream:
-          this.streams.get(controlStreamId(frame.payload))?.({ type: 'reset', status: controlWord(frame.payload, 1) });
+          this.streams.get(controlStreamId(frame.payload))?.({ type: 'reset' });
           break;
         case CONTROL.ping: {
           // Answer the kubelet's pings (even ids); ours (odd) need nothing.
@@ -249,11 +249,10 @@ export class PortForwardSession {
   }
 
   private finish(error?: Error): void {
-    if (this.closedWith) return;
-    this.closedWith = { error };
+    if (this.closed) return;
+    this.closed = true;
     clearInterval(this.pinger);
-    for (const local of this.waitingForDrain) local.resume();
-    this.waitingForDrain.clear();
+    this.resumeWaiting();
     for (const handler of [...this.streams.values()]) handler({ type: 'closed', error });
   }
 }

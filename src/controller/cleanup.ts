@@ -41,14 +41,15 @@ export async function deleteHelpers(api: KubeApi, helpers: readonly V1Pod[], log
   }
 }
 
+/** Every helper in the operator's namespace: our pods that name an owning PortForward. */
+export function allHelpers(pods: Store<V1Pod>, namespace: string): V1Pod[] {
+  return pods
+    .list(namespace)
+    .filter((p) => p.metadata?.labels?.[LABELS.managedBy] === MANAGED_BY && p.metadata?.labels?.[LABELS.ownerUid] !== undefined);
+}
+
 /** Helpers whose owner uid matches no PortForward: left by a PortForward removed without its finalizer. */
 export function orphanHelpers(pods: Store<V1Pod>, portForwards: Store<PortForward>, namespace: string): V1Pod[] {
   const live = new Set(portForwards.list().map((pf) => pf.metadata.uid));
-  return pods
-    .list(namespace)
-    .filter((p) => p.metadata?.labels?.[LABELS.managedBy] === MANAGED_BY)
-    .filter((p) => {
-      const owner = p.metadata?.labels?.[LABELS.ownerUid];
-      return owner !== undefined && !live.has(owner);
-    });
+  return allHelpers(pods, namespace).filter((p) => !live.has(p.metadata!.labels![LABELS.ownerUid]!));
 }

@@ -9,10 +9,10 @@ import { describeError, isApiError } from '../kube/errors.js';
 import type { ClusterCache } from '../kube/informers.js';
 import { rfc3339, timeMs } from '../kube/time.js';
 import { helperPodFor, type HelperSettings, type Owner, type ResolvedTarget } from '../resources/helper-pod.js';
-import { LABELS, proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
+import { proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
 import { proxyServiceFor } from '../resources/proxy-service.js';
 import { endpointsFor, serviceFor } from '../resources/service.js';
-import { addFinalizer, cachedHelpers, deleteHelpers, hasFinalizer, ownerSelector, removeFinalizer } from './cleanup.js';
+import { addFinalizer, allHelpers, cachedHelpers, deleteHelpers, hasFinalizer, ownerSelector, removeFinalizer } from './cleanup.js';
 import type { EventRecorder, EventType } from './events.js';
 import { expiresAtMs } from './expiry.js';
 import { HELPER_STARTUP_GRACE_MS, helperReadiness, isPodReady, planHelper, queuedReadiness, startingHelpersOn } from './helper.js';
@@ -183,7 +183,7 @@ export class Reconciler {
     await deleteHelpers(this.api, plan.remove, log, 'replaced by a helper for the current target and spec');
     if (plan.create) {
       const limit = this.config.helperMaxStartingPerNode;
-      const starting = startingHelpersOn(this.cache.pods.list(this.config.namespace).filter((p) => p.metadata?.labels?.[LABELS.ownerUid]), target.node);
+      const starting = startingHelpersOn(allHelpers(this.cache.pods, this.config.namespace), target.node);
       if (starting >= limit) {
         await this.publish(pf, { ...base, target, readiness: queuedReadiness(target.node, limit) }, log);
         return requeueAfter(START_SLOT_RECHECK_MS);

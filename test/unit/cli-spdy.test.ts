@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { constants, inflateSync } from 'node:zlib';
 import { CONTROL, FLAG_FIN, RST_STATUS, SpdyParser, SynStreamWriter, controlStreamId, controlWord, dataFrameHeader, pingFrame, rstStreamFrame } from '../../src/cli/spdy.js';
-import { sessionPath } from '../../src/cli/spdy-session.js';
+import { portForwardPath } from '../../src/cli/pod-port.js';
 
 /** The name/value block of SPDY/3 (section 2.6.10), decoded. */
 function readHeaderBlock(block: Buffer): Record<string, string> {
@@ -83,6 +83,6 @@ describe('SPDY frames', () => {
   });
 
   it('the session is one connection to the pod, ports given per stream', () => {
-    assert.equal(sessionPath({ namespace: 'portforward-system', pod: 'pf-a-b' }), '/api/v1/namespaces/portforward-system/pods/pf-a-b/portforward');
+    assert.equal(portForwardPath({ namespace: 'portforward-system', pod: 'pf-a-b' }), '/api/v1/namespaces/portforward-system/pods/pf-a-b/portforward');
   });
 });
