@@ -2,6 +2,7 @@
 # npm run bench: cluster up, operator deployed from this tree, the plugin compiled, then bench/run.ts.
 source "$(dirname "$0")/cluster/lib.sh"
 cd "$ROOT"
+bash scripts/node-deps.sh
 bash scripts/cluster/up.sh
 bash scripts/deploy.sh
 npm run -s build

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster/lib.sh
 
+bash scripts/node-deps.sh
 npm run -s typecheck
 npm run -s test:unit
 (cd images/helper/relay && go test ./...) # the helper's relay, as root: it makes network namespaces

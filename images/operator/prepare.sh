@@ -4,6 +4,7 @@ set -euo pipefail
 stage=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+bash scripts/node-deps.sh
 npm run -s build
 mkdir -p "$stage/app"
 cp -r dist package.json package-lock.json "$stage/app/"

@@ -52,7 +52,8 @@ build_k8s() {
     ldflags+=" -X $pkg.buildDate=2026-01-01T00:00:00Z"
   done
   (cd "$dir" && go_build_with_progress kubernetes \
-    env CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$BIN/k8s-$K8S_VERSION" .)
+    env CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$BIN/k8s-$K8S_VERSION.partial" .)
+  mv "$BIN/k8s-$K8S_VERSION.partial" "$BIN/k8s-$K8S_VERSION" # only a finished build is ever found
   for name in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl; do
     ln -sfn "k8s-$K8S_VERSION" "$BIN/$name"
   done
@@ -67,7 +68,8 @@ build_module() {
   printf 'module pfdev/%s\n\ngo 1.24.0\n\nrequire %s %s\n' "$name" "$module" "$version" >"$dir/go.mod"
   (cd "$dir" && go mod tidy)
   (cd "$dir" && go_build_with_progress "$name" \
-    env CGO_ENABLED=0 go build -v -trimpath -ldflags "-s -w" -o "$BIN/$name-$version" .)
+    env CGO_ENABLED=0 go build -v -trimpath -ldflags "-s -w" -o "$BIN/$name-$version.partial" .)
+  mv "$BIN/$name-$version.partial" "$BIN/$name-$version"
   ln -sfn "$name-$version" "$BIN/$name"
 }
 

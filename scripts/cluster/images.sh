@@ -3,9 +3,14 @@
 # and imports them into the node's containerd as localhost/NAME:dev.
 #   images.sh build [NAME...]    build (cached by a hash of the inputs)
 #   images.sh import [NAME...]   build if needed, then import into the running cluster
+#
+# An image folder holds image.env (SUITE, PACKAGES, ENTRYPOINT, CMD, USER, NAME, INPUTS), and
+# optionally rootfs/ (copied over the root filesystem) and prepare.sh ROOTFS (its own build steps).
+# Every step must succeed: a failed or partial build leaves no archive behind, and only a complete
+# archive, moved into place as the last step, is ever reused.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-IMAGES_DIR="$ROOT/images"
+IMAGES_DIR=${PF_IMAGES_DIR:-$ROOT/images}
 OUT="$CACHE/images"
 mkdir -p "$OUT"
 
@@ -14,37 +19,43 @@ debian_mirror() {
   sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1
 }
 
-# Image name -> the file tag in the cache: changes whenever an input changes.
+# image.env's settings for one image, in the caller's scope.
+load_settings() {
+  SUITE=none PACKAGES="" ENTRYPOINT='[]' CMD='[]' USER="" NAME=$1 INPUTS=""
+  # shellcheck disable=SC1090
+  source "$IMAGES_DIR/$1/image.env"
+}
+
+# Image name -> the file tag in the cache: changes whenever an input changes (the image's folder,
+# the INPUTS it names, the pinned versions and the Go toolchain that compiles parts of it).
 inputs_hash() {
-  local name=$1
+  local name=$1 INPUTS
+  load_settings "$name"
   {
-    find "$IMAGES_DIR/$name" -type f -print0 | sort -z | xargs -0 sha256sum
-    if [ "$name" = pause ]; then sha256sum "$CLUSTER_DIR"/gobuild/pause/*; fi
-    # helper: images/helper/relay/ (pf-relay's source) is covered by the find above; the Go version too
-    if [ "$name" = helper ]; then go env GOVERSION; fi
-    if [ "$name" = coredns ]; then echo "$COREDNS_VERSION"; sha256sum "$CLUSTER_DIR"/gobuild/coredns/*; fi
-    if [ "$name" = operator ]; then
-      (cd "$ROOT" && find src package.json package-lock.json tsconfig.json -type f -print0 | sort -z | xargs -0 sha256sum)
+    (cd "$IMAGES_DIR/$name" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    if [ -n "$INPUTS" ]; then
+      # shellcheck disable=SC2086
+      (cd "$ROOT" && find $INPUTS -type f -print0 | sort -z | xargs -0 sha256sum)
     fi
+    echo "$K8S_VERSION $ETCD_VERSION $COREDNS_VERSION $(go env GOVERSION) $(go env GOARCH)"
   } | sha256sum | cut -c1-16
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-# The image's name (localhost/NAME:dev): image.env's NAME, or the folder's name.
-image_name() { (NAME=$1; source "$IMAGES_DIR/$1/image.env"; echo "$NAME"); }
+# A cached archive is reused only when it is a complete OCI layout.
+complete_archive() { tar -tf "$1" oci-layout index.json >/dev/null 2>&1; }
 
-# Writes an OCI image layout for one uncompressed layer and tars it to $out.
+# Writes an OCI image layout for one uncompressed layer into $dir and tars it to $out.
 write_oci_archive() {
-  local name=$1 layer=$2 out=$3 entrypoint=$4 cmd=$5 user=$6
-  local dir; dir=$(mktemp -d)
+  local name=$1 layer=$2 out=$3 dir=$4
   mkdir -p "$dir/blobs/sha256"
   local layer_sha; layer_sha=$(sha "$layer")
   mv "$layer" "$dir/blobs/sha256/$layer_sha"
   local layer_size; layer_size=$(stat -c %s "$dir/blobs/sha256/$layer_sha")
   cat >"$dir/config.json" <<JSON
-{"architecture":"amd64","os":"linux",
- "config":{"Entrypoint":$entrypoint,"Cmd":$cmd,"User":"$user","WorkingDir":"/",
+{"architecture":"$(go env GOARCH)","os":"linux",
+ "config":{"Entrypoint":$ENTRYPOINT,"Cmd":${CMD:-[]},"User":"$USER","WorkingDir":"/",
    "Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
  "rootfs":{"type":"layers","diff_ids":["sha256:$layer_sha"]}}
 JSON
@@ -65,16 +76,11 @@ JSON
  "annotations":{"io.containerd.image.name":"localhost/$name:dev","org.opencontainers.image.ref.name":"dev"}}]}
 JSON
   echo '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
-  tar -C "$dir" -cf "$out.tmp" oci-layout index.json blobs
-  mv "$out.tmp" "$out"
-  rm -rf "$dir"
+  tar -C "$dir" -cf "$out" oci-layout index.json blobs
 }
 
 build_rootfs() {
   local name=$1 rootfs=$2
-  local SUITE PACKAGES=""
-  # shellcheck disable=SC1090
-  source "$IMAGES_DIR/$name/image.env"
   if [ "$SUITE" = none ]; then
     mkdir -p "$rootfs"
   else
@@ -86,39 +92,38 @@ build_rootfs() {
       "$SUITE" "$rootfs" "deb $mirror $SUITE main" >/dev/null
     rm -rf "$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*
   fi
-  if [ "$name" = pause ]; then
-    (cd "$CLUSTER_DIR/gobuild/pause" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$rootfs/pause" .)
-  fi
-  if [ "$name" = coredns ]; then cp "$BIN/coredns-$COREDNS_VERSION" "$rootfs/coredns"; fi
-  if [ "$name" = helper ]; then # pf-relay, the splice data path's relay: static, standard library only
-    mkdir -p "$rootfs/usr/local/bin"
-    (cd "$IMAGES_DIR/helper/relay" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$rootfs/usr/local/bin/pf-relay" .)
-  fi
   if [ -d "$IMAGES_DIR/$name/rootfs" ]; then cp -a "$IMAGES_DIR/$name/rootfs/." "$rootfs/"; fi
-  if [ -x "$IMAGES_DIR/$name/prepare.sh" ]; then "$IMAGES_DIR/$name/prepare.sh" "$rootfs"; fi
+  if [ -f "$IMAGES_DIR/$name/prepare.sh" ]; then
+    BIN=$BIN COREDNS_VERSION=$COREDNS_VERSION bash "$IMAGES_DIR/$name/prepare.sh" "$rootfs" ||
+      { log "image $name: prepare.sh failed (exit $?): nothing is cached"; return 1; }
+  fi
 }
 
+# Sets ARCHIVE to the image's archive, building it unless a complete one is cached.
 build_image() {
   local name=$1
-  local archive; archive="$OUT/$name-$(inputs_hash "$name").tar"
-  if [ -f "$archive" ]; then log "image $name: cached"; echo "$archive"; return; fi
+  ARCHIVE="$OUT/$name-$(inputs_hash "$name").tar"
+  if complete_archive "$ARCHIVE"; then log "image $name: cached"; return; fi
+  rm -f "$ARCHIVE"
+  load_settings "$name"
   local work; work=$(mktemp -d "$OUT/build-$name.XXXX")
-  step "image $name: build root filesystem" build_rootfs "$name" "$work/rootfs" >&2
+  # Whatever happens next, the work folder goes; only the final mv makes an archive.
+  trap 'rm -rf "'"$work"'"' EXIT
+  step "image $name: build root filesystem" build_rootfs "$name" "$work/rootfs"
   tar -C "$work/rootfs" --numeric-owner -cf "$work/layer.tar" .
-  local ENTRYPOINT='[]' CMD='[]' USER=''
-  # shellcheck disable=SC1090
-  source "$IMAGES_DIR/$name/image.env"
-  write_oci_archive "$(image_name "$name")" "$work/layer.tar" "$archive" "$ENTRYPOINT" "${CMD:-[]}" "${USER:-}"
-  rm -rf "$work"
-  rm -f $(ls "$OUT/$name"-*.tar | grep -v "$archive") 2>/dev/null || true
-  log "image $name: $(du -h "$archive" | cut -f1)"
-  echo "$archive"
+  write_oci_archive "$NAME" "$work/layer.tar" "$work/image.tar" "$work/oci"
+  complete_archive "$work/image.tar"
+  find "$OUT" -maxdepth 1 -name "$name-*.tar" -delete # older builds of this image
+  mv "$work/image.tar" "$ARCHIVE"
+  rm -rf "$work"; trap - EXIT
+  log "image $name: $(du -h "$ARCHIVE" | cut -f1)"
 }
 
 import_image() {
-  local archive; archive=$(build_image "$1")
-  ctr --address "$RUN/containerd.sock" -n k8s.io images import "$archive" >/dev/null
-  log "image $1: imported as localhost/$(image_name "$1"):dev"
+  build_image "$1"
+  local NAME; load_settings "$1"
+  ctr --address "$RUN/containerd.sock" -n k8s.io images import "$ARCHIVE" >/dev/null
+  log "image $1: imported as localhost/$NAME:dev"
 }
 
 all_images() { for d in "$IMAGES_DIR"/*/; do [ -f "$d/image.env" ] && basename "$d"; done; }
@@ -126,7 +131,7 @@ all_images() { for d in "$IMAGES_DIR"/*/; do [ -f "$d/image.env" ] && basename "
 cmd=${1:-build}; shift || true
 names=("$@"); [ ${#names[@]} -gt 0 ] || mapfile -t names < <(all_images)
 case "$cmd" in
-  build) for n in "${names[@]}"; do build_image "$n" >/dev/null; done ;;
+  build) for n in "${names[@]}"; do build_image "$n"; done ;;
   import) for n in "${names[@]}"; do import_image "$n"; done ;;
   *) echo "usage: images.sh build|import [NAME...]" >&2; exit 2 ;;
 esac

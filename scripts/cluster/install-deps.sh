@@ -3,7 +3,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PACKAGES=(containerd runc containernetworking-plugins iptables iproute2 conntrack socat util-linux
-  mmdebstrap umoci busybox-static openssl ca-certificates kmod ethtool iperf3 curl)
+  mmdebstrap openssl ca-certificates kmod ethtool iperf3 curl)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

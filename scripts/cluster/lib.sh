@@ -1,5 +1,7 @@
 # Shared settings and helpers for the local cluster scripts. Sourced, not run.
 set -euo pipefail
+# A failure inside $(...) fails the command around it too, so no build step's error is lost.
+shopt -s inherit_errexit
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CLUSTER_DIR="$ROOT/scripts/cluster"

@@ -162,13 +162,19 @@ start_dns() {
   wait_for "cluster DNS" 120 kubectl_admin -n kube-system rollout status deployment/coredns --timeout=2s
 }
 
+# The admin kubeconfig in this checkout, also when the cluster was brought up from another one.
+write_kubeconfig() {
+  mkdir -p "$(dirname "$KUBECONFIG_OUT")"
+  cp "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
+}
+
 main() {
   step "debian packages" bash "$CLUSTER_DIR/install-deps.sh"
   step "kubernetes and etcd binaries" bash "$CLUSTER_DIR/build-binaries.sh"
   step "images" bash "$CLUSTER_DIR/images.sh" build $CLUSTER_IMAGES
   if healthy; then
     step "images (cluster already running)" bash "$CLUSTER_DIR/images.sh" import $CLUSTER_IMAGES
-    cp "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
+    write_kubeconfig
     log "cluster is up: export KUBECONFIG=$KUBECONFIG_OUT"
     return
   fi
@@ -183,7 +189,7 @@ main() {
   step "node: containerd, images, kubelet, kube-proxy" start_node
   step "cluster DNS (CoreDNS, no upstream)" start_dns
   echo "etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy" >"$RUN/components"
-  cp "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
+  write_kubeconfig
   log "cluster is up: export KUBECONFIG=$KUBECONFIG_OUT"
 }
 
