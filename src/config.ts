@@ -19,6 +19,12 @@ const envSchema = z.object({
   CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** Helpers started at once on one node; more wait their turn (status reason HelperQueued). */
   HELPER_MAX_STARTING_PER_NODE: z.coerce.number().int().min(1).max(1000).default(8),
+  /**
+   * What Ready waits for: traffic (the helper reports every target port open, and a connection
+   * through the Service's cluster IP reaches it; needs the operator inside the cluster) or helper
+   * (the helper pod's readiness alone).
+   */
+  READY_CHECK: z.enum(['traffic', 'helper']).default('traffic'),
   RESYNC_SECONDS: z.coerce.number().int().min(5).default(300),
   LEADER_ELECTION: z.enum(['true', 'false']).default('true'),
   LEASE_NAME: z.string().default('portforward-operator'),
@@ -35,6 +41,7 @@ export interface Config {
   logLevel: string;
   concurrency: number;
   helperMaxStartingPerNode: number;
+  readyCheck: 'traffic' | 'helper';
   resyncSeconds: number;
   leaderElection: boolean;
   leaseName: string;
@@ -55,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     concurrency: e.CONCURRENCY,
     helperMaxStartingPerNode: e.HELPER_MAX_STARTING_PER_NODE,
+    readyCheck: e.READY_CHECK,
     resyncSeconds: e.RESYNC_SECONDS,
     leaderElection: e.LEADER_ELECTION === 'true',
     leaseName: e.LEASE_NAME,

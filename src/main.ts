@@ -12,6 +12,7 @@ import { describeError } from './kube/errors.js';
 import { createInformers } from './kube/informers.js';
 import { startHealthServer } from './observability/health.js';
 import { createLogger } from './observability/logger.js';
+import { createTunnelProbe } from './network/tunnel-probe.js';
 import { Metrics } from './observability/metrics.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -30,7 +31,13 @@ async function main(): Promise<void> {
   const metrics = new Metrics();
   const api = metrics.countCalls(createKubeApi(clients));
   const informers = createInformers(clients, log);
-  const reconciler = new Reconciler({ config, cache: informers, api, events: new EventRecorder(api, config.identity) });
+  const reconciler = new Reconciler({
+    config,
+    cache: informers,
+    api,
+    events: new EventRecorder(api, config.identity),
+    probe: createTunnelProbe(),
+  });
   const controller = new Controller({
     informers,
     reconciler,

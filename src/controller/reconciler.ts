@@ -8,7 +8,7 @@ import type { KubeApi } from '../kube/api.js';
 import { describeError, isApiError } from '../kube/errors.js';
 import type { ClusterCache } from '../kube/informers.js';
 import { rfc3339, timeMs } from '../kube/time.js';
-import { helperPodFor, type HelperSettings, type Owner, type ResolvedTarget } from '../resources/helper-pod.js';
+import { healthPort, helperPodFor, type HelperSettings, type Owner, type ResolvedTarget } from '../resources/helper-pod.js';
 import { proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
 import { proxyServiceFor } from '../resources/proxy-service.js';
 import { endpointsFor, serviceFor } from '../resources/service.js';
@@ -20,10 +20,11 @@ import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, res
 import { deleteOwnedChildren, syncEndpoints, syncProxyService, syncService } from './service-sync.js';
 import { accessFor, composeStatus, portsSummary, readyCondition, sameStatus, type Observed, type Readiness } from './status.js';
 import { resolveTarget, type TargetLookup } from './target.js';
+import { checkTraffic, type TunnelProbe } from './traffic-check.js';
 
 export type ReconcilerConfig = Pick<
   Config,
-  'namespace' | 'helperImage' | 'helperImagePullPolicy' | 'helperDataPath' | 'maxTtlSeconds' | 'helperMaxStartingPerNode'
+  'namespace' | 'helperImage' | 'helperImagePullPolicy' | 'helperDataPath' | 'maxTtlSeconds' | 'helperMaxStartingPerNode' | 'readyCheck'
 >;
 
 export interface ReconcilerDeps {
@@ -31,6 +32,8 @@ export interface ReconcilerDeps {
   cache: ClusterCache;
   api: KubeApi;
   events: EventRecorder;
+  /** The network checks behind Ready (config.readyCheck 'traffic'). */
+  probe: TunnelProbe;
   now?: () => number;
 }
 
@@ -44,7 +47,7 @@ const START_SLOT_RECHECK_MS = 2000;
 const NAME_FREED_RECHECK_MS = 2000;
 
 /** Reasons worth a Warning Event even though the phase is not Failed. */
-const WARNING_REASONS = new Set(['HelperNotReady', 'HelperCreateFailed']);
+const WARNING_REASONS = new Set(['HelperNotReady', 'HelperCreateFailed', 'TargetPortClosed', 'TunnelCheckFailed']);
 
 type BaseStatus = Pick<Observed, 'generation' | 'ports' | 'expiresAt'>;
 
@@ -68,6 +71,7 @@ export class Reconciler {
   private readonly cache: ClusterCache;
   private readonly api: KubeApi;
   private readonly events: EventRecorder;
+  private readonly probe: TunnelProbe;
   private readonly now: () => number;
   private readonly helperSettings: HelperSettings;
   private readonly lookup: TargetLookup;
@@ -77,6 +81,7 @@ export class Reconciler {
     this.cache = deps.cache;
     this.api = deps.api;
     this.events = deps.events;
+    this.probe = deps.probe;
     this.now = deps.now ?? Date.now;
     this.helperSettings = {
       namespace: deps.config.namespace,
@@ -204,14 +209,27 @@ export class Reconciler {
 
     const access = accessFor(spec, { ...at, helperPod: helperName });
     let readiness = helperReadiness(helper, helperName, this.config.namespace, target.node, now);
+    let recheckMs: number | undefined;
+    if (readiness.status === 'True' && helperIP && this.config.readyCheck === 'traffic') {
+      const verdict = await checkTraffic(this.probe, {
+        spec,
+        target,
+        helperName,
+        helperIP,
+        healthPort: this.helperSettings.dataPath === 'splice' ? healthPort(spec) : undefined,
+        clusterIP: pass.clusterIP,
+      });
+      if (verdict.notReady) [readiness, recheckMs] = [verdict.notReady, verdict.recheckMs];
+    }
     if (readiness.status === 'True') readiness = { ...readiness, message: readyMessage(spec, access, target) };
     const helperStatus = { namespace: this.config.namespace, pod: helperName, ...(helperIP ? { podIP: helperIP } : {}) };
     await this.publish(pf, { ...base, readiness, target, helper: helperStatus, service, access }, log);
 
     if (readiness.status === 'True') return done;
-    // Pod events bring most changes; this re-check covers a helper that never turns ready, and an
-    // old helper still holding the name the new one needs.
-    return requeueAfter(plan.current || plan.create ? HELPER_STARTUP_GRACE_MS : NAME_FREED_RECHECK_MS);
+    // Pod events bring most changes; this re-check covers a helper that never turns ready, a target
+    // port that opens later, a Service kube-proxy has not programmed yet, and an old helper still
+    // holding the name the new one needs.
+    return requeueAfter(recheckMs ?? (plan.current || plan.create ? HELPER_STARTUP_GRACE_MS : NAME_FREED_RECHECK_MS));
   }
 
   /** Creates the helper; returns a Result when the pass should end here. */

@@ -11,23 +11,27 @@ import { readyCondition } from '../../src/controller/status.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { FINALIZER, LABELS } from '../../src/resources/names.js';
 import { FakeCluster } from './support/fake-cluster.js';
-import { OPERATOR_NAMESPACE, config, pod, portForward } from './support/fixtures.js';
+import { FakeProbe } from './support/fake-probe.js';
+import { OPERATOR_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';
 
 const log = silentLogger();
 const NOW = Date.parse('2030-01-01T00:00:10Z');
 
 let cluster: FakeCluster;
 let reconciler: Reconciler;
+let probe: FakeProbe;
 
 function setup(overrides: Partial<typeof config> = {}, now = NOW): void {
   cluster = new FakeCluster();
   cluster.addNamespace('team-a');
   cluster.addNamespace(OPERATOR_NAMESPACE);
+  probe = new FakeProbe();
   reconciler = new Reconciler({
     config: { ...config, ...overrides },
     cache: cluster,
     api: cluster.api,
     events: new EventRecorder(cluster.api, 'test', () => new Date(now)),
+    probe,
     now: () => now,
   });
 }
@@ -85,6 +89,68 @@ describe('a PortForward to a pod that listens on localhost', () => {
     const endpoints = cluster.endpoints.get('team-a', 'pf-web');
     assert.equal(endpoints?.subsets?.[0]?.addresses?.[0]?.ip, helper.status!.podIP);
     assert.deepEqual(eventReasons(), ['HelperCreated', 'HelperStarting', 'Ready']);
+  });
+
+  it('is Ready only once a connection through the Service reaches the helper', async () => {
+    await reconcile('team-a/web');
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    probe.routes = false; // kube-proxy has not programmed the endpoint yet
+    const waiting = await reconcile('team-a/web');
+
+    const clusterIP = cluster.services.get('team-a', 'pf-web')!.spec!.clusterIP;
+    assert.deepEqual(probe.asked, [`ports ${helper.status!.podIP}:9901`, `connect ${clusterIP}:10080`]);
+    assert.equal(status().status?.phase, 'Pending');
+    assert.equal(status().ready?.reason, 'WaitingForService');
+    assert.match(status().ready!.message, new RegExp(`${clusterIP}:10080 does not reach it yet`));
+    assert.deepEqual(waiting, { kind: 'requeueAfter', ms: 500 }, 'it looks again soon, with no event to wait for');
+
+    probe.routes = true;
+    await reconcile('team-a/web');
+    assert.equal(status().status?.phase, 'Ready');
+  });
+
+  it('says which port in which pod is closed, and turns Ready once something listens there', async () => {
+    setup();
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    const spec = { target: { pod: 'nginx' }, ports: [{ port: 10080, targetPort: 80 }, { port: 10053, targetPort: 53, protocol: 'UDP' }] };
+    cluster.addPortForward(portForward('team-a', 'web', spec));
+    probe.spec = validSpec(spec);
+    probe.closed.add(80);
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    const closed = await reconcile('team-a/web');
+
+    const { status: s, ready } = status();
+    assert.equal(s?.phase, 'Pending');
+    assert.equal(ready?.reason, 'TargetPortClosed');
+    assert.match(ready!.message, /Nothing in pod team-a\/nginx listens on port 80\/TCP \(tunnel port 10080\)/);
+    assert.doesNotMatch(ready!.message, /53\/UDP/, 'the open UDP port is not named');
+    assert.deepEqual(closed, { kind: 'requeueAfter', ms: 5000 });
+    assert.ok(eventReasons().includes('TargetPortClosed'));
+    assert.equal(cluster.events.find((e) => e.reason === 'TargetPortClosed')?.type, 'Warning');
+
+    probe.closed.clear();
+    await reconcile('team-a/web');
+    assert.equal(status().status?.phase, 'Ready');
+  });
+
+  it('says so when the helper does not answer the check, and trusts helper readiness alone when told to', async () => {
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    probe.answers = false;
+    await reconcile('team-a/web');
+    assert.equal(status().ready?.reason, 'TunnelCheckFailed');
+    assert.match(status().ready!.message, /ECONNREFUSED/);
+
+    setup({ readyCheck: 'helper' });
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    cluster.addPortForward(portForward('team-a', 'web', webSpec));
+    probe.answers = false;
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    await reconcile('team-a/web');
+    assert.equal(status().status?.phase, 'Ready');
+    assert.deepEqual(probe.asked, []);
   });
 
   it('lists the helper as not ready in the Endpoints until its probe passes', async () => {
@@ -327,7 +393,7 @@ describe('races with other writers', () => {
     const pf = cluster.addPortForward(portForward('team-a', 'web', webSpec));
     const stale: PortForward = { ...pf, metadata: { ...pf.metadata, resourceVersion: '0' } };
     const staleCache = { ...cluster, portForwards: { get: () => stale, list: () => [stale] } };
-    const racing = new Reconciler({ config, cache: staleCache as never, api: cluster.api, events: new EventRecorder(cluster.api, 't'), now: () => NOW });
+    const racing = new Reconciler({ config, cache: staleCache as never, api: cluster.api, events: new EventRecorder(cluster.api, 't'), probe, now: () => NOW });
     assert.deepEqual(await racing.reconcile('team-a/web', log), { kind: 'requeueAfter', ms: 1000 });
   });
 

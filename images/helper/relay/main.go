@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -101,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fs.IntVar(&cfg.maxSessions, "max-udp-sessions", cfg.maxSessions, "concurrent UDP sessions (client addresses) over all ports; datagrams of new clients beyond are dropped")
 	fs.DurationVar(&cfg.udpIdle, "udp-idle", cfg.udpIdle, "a UDP session ends after this long without a datagram either way")
 	fs.DurationVar(&cfg.dialTimeout, "dial-timeout", cfg.dialTimeout, "timeout of a TCP connect to the target")
-	health := fs.Int("health", 0, "serve GET /ready on this TCP port once every listener is up (0: off); the kubelet's HTTP probe costs no process, unlike an exec probe")
+	health := fs.Int("health", 0, "serve GET /ready (every listener is up) and GET /ports (which target ports take traffic) on this TCP port (0: off); the kubelet's HTTP probe costs no process, unlike an exec probe")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: pf-relay [flags] --netns FILE tcp:LISTEN:TARGET|udp:LISTEN:TARGET ...")
 		fs.PrintDefaults()
@@ -173,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 			return 1
 		}
 		closers = append(closers, hl)
-		go http.Serve(hl, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }))
+		go serveHealth(hl, healthHandler(ns, specs))
 	}
 	for i, s := range specs {
 		to := "127.0.0.1, or [::1] when refused there"

@@ -38,14 +38,8 @@ import (
 // connection, not the dials of all the others.
 type netns struct {
 	path string
-	reqs chan nsRequest
+	reqs chan func() // run on the namespace's thread, one at a time
 	done chan struct{}
-}
-
-type nsRequest struct {
-	domain, typ int
-	udpPort     int // > 0: a UDP socket whose family is chosen from the namespace's bound sockets
-	reply       chan nsReply
 }
 
 type nsReply struct {
@@ -58,7 +52,7 @@ var errNetnsClosed = errors.New("network namespace handle closed")
 // openNetns starts the goroutine that lives in the namespace named by path (a bind mount under
 // /run/netns or /proc/PID/ns/net). It fails when the namespace cannot be entered.
 func openNetns(path string) (*netns, error) {
-	n := &netns{path: path, reqs: make(chan nsRequest), done: make(chan struct{})}
+	n := &netns{path: path, reqs: make(chan func()), done: make(chan struct{})}
 	entered := make(chan error)
 	go n.serve(entered)
 	if err := <-entered; err != nil {
@@ -93,8 +87,8 @@ func (n *netns) serve(entered chan<- error) {
 	entered <- nil
 	for {
 		select {
-		case r := <-n.reqs:
-			r.reply <- makeSocket(r)
+		case f := <-n.reqs:
+			f()
 		case <-n.done:
 			return
 		}
@@ -104,15 +98,15 @@ func (n *netns) serve(entered chan<- error) {
 // makeSocket runs on the namespace's thread. The socket is blocking on purpose: net.FileConn
 // duplicates it and makes the duplicate non-blocking for the netpoller (a non-blocking descriptor
 // would make os.NewFile register it with the poller too).
-func makeSocket(r nsRequest) nsReply {
-	domain := r.domain
-	if r.udpPort > 0 {
+// udpPort > 0 asks for a UDP socket whose family is chosen from the namespace's bound sockets.
+func makeSocket(domain, typ, udpPort int) nsReply {
+	if udpPort > 0 {
 		domain = syscall.AF_INET
-		if udpOnIPv6Only(r.udpPort) {
+		if udpOnIPv6Only(udpPort) {
 			domain = syscall.AF_INET6
 		}
 	}
-	fd, err := syscall.Socket(domain, r.typ|syscall.SOCK_CLOEXEC, 0)
+	fd, err := syscall.Socket(domain, typ|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nsReply{fd: -1, err: os.NewSyscallError("socket", err)}
 	}
@@ -131,29 +125,80 @@ func udpOnIPv6Only(port int) bool {
 // udpBound reports whether a /proc/net/udp{,6} table has a socket bound to port with no peer (so
 // not one of this relay's own connected sockets, whose local port may happen to be equal).
 func udpBound(table string, port int) bool {
+	return len(boundAddrs(table, port, "")) > 0
+}
+
+// boundAddrs returns the local addresses (hex, as the table shows them) of the sockets in a
+// /proc/net/{tcp,udp}{,6} table that are bound to port with no peer and, unless state is "", in
+// that state ("0A": a listening TCP socket).
+func boundAddrs(table string, port int, state string) []string {
 	data, err := os.ReadFile(table)
 	if err != nil {
-		return false
+		return nil
 	}
 	local := fmt.Sprintf(":%04X", port)
+	var addrs []string
 	for _, line := range strings.Split(string(data), "\n")[1:] {
 		f := strings.Fields(line) // sl local_address rem_address st ...
-		if len(f) > 2 && strings.HasSuffix(f[1], local) && strings.HasSuffix(f[2], ":0000") {
-			return true
+		if len(f) > 3 && strings.HasSuffix(f[1], local) && strings.HasSuffix(f[2], ":0000") && (state == "" || f[3] == state) {
+			addrs = append(addrs, strings.TrimSuffix(f[1], local))
+		}
+	}
+	return addrs
+}
+
+// Local addresses, as /proc/net shows them, at which the relay's connections to 127.0.0.1 or
+// [::1] arrive: the loopback addresses, the wildcards, and IPv4 loopback mapped into IPv6.
+var loopbackReachable = map[string]bool{
+	"0100007F": true, "00000000": true, // 127.0.0.1, 0.0.0.0
+	"00000000000000000000000001000000": true, "00000000000000000000000000000000": true, // ::1, ::
+	"0000000000000000FFFF00000100007F": true, // ::ffff:127.0.0.1
+}
+
+// targetOpen reports whether something in the namespace of the calling thread takes what the relay
+// sends to port on loopback: a listening TCP socket, or a bound UDP socket. It reads the kernel's
+// socket tables and opens no connection, so a server that accepts only one client (a debugger)
+// is not disturbed by the check.
+func targetOpen(proto string, port int) bool {
+	state := "0A"
+	if proto == "udp" {
+		state = ""
+	}
+	for _, table := range []string{proto, proto + "6"} {
+		for _, addr := range boundAddrs("/proc/thread-self/net/"+table, port, state) {
+			if loopbackReachable[addr] {
+				return true
+			}
 		}
 	}
 	return false
 }
 
+// do runs f on the namespace's thread and waits until it has returned.
+func (n *netns) do(f func()) error {
+	finished := make(chan struct{})
+	select {
+	case n.reqs <- func() { f(); close(finished) }:
+	case <-n.done:
+		return errNetnsClosed
+	}
+	<-finished
+	return nil
+}
+
+// targetOpen reports, from inside the namespace, whether the target takes proto traffic at port.
+func (n *netns) targetOpen(proto string, port int) (bool, error) {
+	var open bool
+	err := n.do(func() { open = targetOpen(proto, port) })
+	return open, err
+}
+
 // socket asks the namespace's thread for a socket and wraps it for the netpoller.
 func (n *netns) socket(domain, typ, udpPort int) (net.Conn, int, error) {
-	reply := make(chan nsReply, 1)
-	select {
-	case n.reqs <- nsRequest{domain: domain, typ: typ, udpPort: udpPort, reply: reply}:
-	case <-n.done:
-		return nil, 0, errNetnsClosed
+	var r nsReply
+	if err := n.do(func() { r = makeSocket(domain, typ, udpPort) }); err != nil {
+		return nil, 0, err
 	}
-	r := <-reply
 	if r.err != nil {
 		return nil, 0, r.err
 	}

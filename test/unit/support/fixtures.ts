@@ -12,6 +12,7 @@ export const config: ReconcilerConfig = {
   helperDataPath: 'splice',
   maxTtlSeconds: undefined,
   helperMaxStartingPerNode: 8,
+  readyCheck: 'traffic',
 };
 
 export interface PodOptions {

@@ -1,0 +1,89 @@
+// Ready means traffic flows: before a PortForward is reported Ready, its helper confirms that each
+// target port takes traffic, and a connection through the Service's cluster IP reaches the helper
+// (kube-proxy has programmed it). What each failure means, in words a person can act on.
+import type { PortForwardSpec } from '../api/index.js';
+import type { ResolvedTarget } from '../resources/helper-pod.js';
+import type { Readiness } from './status.js';
+
+/** One relayed port as the helper reports it (pf-relay's GET /ports). */
+export interface PortState {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  targetPort: number;
+  /** Something in the target takes traffic there, at an address the relay reaches. */
+  open: boolean;
+}
+
+/** The network checks, behind an interface so that the decision is testable without a network. */
+export interface TunnelProbe {
+  /** Which target ports are open, as the helper at ip reports it on its health port. */
+  targetPorts(ip: string, healthPort: number): Promise<PortState[]>;
+  /** Whether a TCP connection to ip:port is accepted. */
+  connects(ip: string, port: number): Promise<boolean>;
+}
+
+/** How soon a tunnel whose target port is closed, or whose helper did not answer, looks again. */
+export const CLOSED_PORT_RECHECK_MS = 5000;
+/** How soon a tunnel whose Service does not route yet looks again (kube-proxy takes about a second). */
+export const ROUTE_RECHECK_MS = 500;
+
+export interface TrafficInputs {
+  spec: PortForwardSpec;
+  target: ResolvedTarget;
+  helperName: string;
+  helperIP: string;
+  /** Where the helper answers GET /ports; undefined for data paths without pf-relay. */
+  healthPort: number | undefined;
+  clusterIP: string | undefined;
+}
+
+export interface TrafficVerdict {
+  /** Undefined: traffic flows, the tunnel is Ready. */
+  notReady?: Readiness;
+  recheckMs?: number;
+}
+
+export async function checkTraffic(probe: TunnelProbe, at: TrafficInputs): Promise<TrafficVerdict> {
+  if (at.healthPort !== undefined) {
+    let ports: PortState[];
+    try {
+      ports = await probe.targetPorts(at.helperIP, at.healthPort);
+    } catch (err) {
+      return {
+        notReady: pending(
+          'TunnelCheckFailed',
+          `Could not ask helper pod ${at.helperName} (${at.helperIP}:${at.healthPort}) whether the target's ports are open: ${(err as Error).message}. ` +
+            'The operator must reach helper pods on their health port; checking again in 5 s.',
+        ),
+        recheckMs: CLOSED_PORT_RECHECK_MS,
+      };
+    }
+    const closed = ports.filter((p) => !p.open);
+    if (closed.length) return { notReady: closedPorts(closed, at.target), recheckMs: CLOSED_PORT_RECHECK_MS };
+  }
+  const tcp = at.spec.ports.find((p) => p.protocol === 'TCP');
+  // UDP has no handshake: a datagram through the Service cannot be confirmed without the application's reply.
+  if (!tcp || !at.clusterIP || at.clusterIP === 'None') return {};
+  if (await probe.connects(at.clusterIP, tcp.port)) return {};
+  return {
+    notReady: pending(
+      'WaitingForService',
+      `The helper is up, but a connection to the Service address ${at.clusterIP}:${tcp.port} does not reach it yet (kube-proxy has not programmed the new endpoint); checking again.`,
+    ),
+    recheckMs: ROUTE_RECHECK_MS,
+  };
+}
+
+function closedPorts(closed: readonly PortState[], target: ResolvedTarget): Readiness {
+  const which = closed.map((p) => `${p.targetPort}/${p.protocol.toUpperCase()} (tunnel port ${p.port})`).join(', ');
+  const one = closed.length === 1;
+  return pending(
+    'TargetPortClosed',
+    `Nothing in pod ${target.namespace}/${target.pod} listens on port${one ? '' : 's'} ${which} at 127.0.0.1, [::1] or a wildcard address. ` +
+      `Start the server there, or set targetPort to the port it listens on; this is checked again every 5 s.`,
+  );
+}
+
+function pending(reason: string, message: string): Readiness {
+  return { phase: 'Pending', status: 'False', reason, message };
+}
