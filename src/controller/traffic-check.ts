@@ -58,7 +58,9 @@ export async function checkTraffic(probe: TunnelProbe, at: TrafficInputs): Promi
         recheckMs: CLOSED_PORT_RECHECK_MS,
       };
     }
-    const closed = ports.filter((p) => !p.open);
+    // Only TCP gates Ready: a UDP server may bind only when a session starts (iperf3 does), and a
+    // datagram has no handshake to confirm through the Service either.
+    const closed = ports.filter((p) => p.protocol === 'tcp' && !p.open);
     if (closed.length) return { notReady: closedPorts(closed, at.target), recheckMs: CLOSED_PORT_RECHECK_MS };
   }
   const tcp = at.spec.ports.find((p) => p.protocol === 'TCP');

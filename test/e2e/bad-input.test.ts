@@ -231,8 +231,12 @@ describe('malformed and hostile PortForwards', () => {
       assert.match(body, /hello from web/);
     });
 
-    it('a target port nobody listens on: Ready, the connection fails at once, the tunnel and operator carry on', async () => {
-      const pf = await waitReady(a.name, 'deadport');
+    it('a target port nobody listens on: not Ready (TargetPortClosed names it), its connections fail at once, the other port serves', async () => {
+      const pf = await waitReason(a.name, 'deadport', 'TargetPortClosed');
+      assert.equal(pf.status.phase, 'Pending');
+      assert.match(readyCondition(pf).message, /listens on port 9999\/TCP \(tunnel port 10099\)/);
+      assert.doesNotMatch(readyCondition(pf).message, /8080/, 'the open port is not named');
+      await eventOf(a.name, 'deadport', 'TargetPortClosed', 'Warning');
       const [helper] = await liveHelpers(pf.metadata.uid);
       const started = Date.now();
       await assert.rejects(client.curlOnce(`http://pf-deadport.${a.name}.svc:10099/`), (err: Error) => {
@@ -244,7 +248,7 @@ describe('malformed and hostile PortForwards', () => {
       assert.match(await client.curl(`http://pf-deadport.${a.name}.svc:10080/`), /hello from web/);
       const after = await getJson(['pod', '-n', OPERATOR_NS, helper.metadata.name]);
       assert.equal(after.status.containerStatuses[0].restartCount, 0, 'the helper did not restart');
-      assert.equal((await getPf(a.name, 'deadport')).status.phase, 'Ready');
+      assert.equal(readyCondition(await getPf(a.name, 'deadport')).reason, 'TargetPortClosed');
     });
 
     it('64 ports, the most allowed, all relay', async () => {
