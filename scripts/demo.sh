@@ -53,7 +53,8 @@ say "6. Way in: the HTTP path through the API server (status.access.apiServerPro
 path=$(kubectl -n demo get portforward web -o jsonpath='{.status.access.apiServerProxy[0]}')
 [ -n "$path" ] || fail_with "status.access.apiServerProxy is empty" "kubectl -n demo get portforward web -o yaml"
 # The API server's proxy follows the same endpoints kube-proxy does: allow it a moment too.
-show attempt 10 kubectl get --raw "$path" ||
+printf '$ kubectl get --raw %s\n' "$path"
+attempt 10 kubectl get --raw "$path" ||
   { explain_portforward demo web; fail_with "no answer through the API server at $path" "kubectl get --raw $path"; }
 
 say "7. Way in: kubectl pf connect, from this machine"

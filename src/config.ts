@@ -17,8 +17,11 @@ const envSchema = z.object({
   MAX_TTL: z.string().default(''),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
-  /** Helpers started at once on one node; more wait their turn (status reason HelperQueued). */
-  HELPER_MAX_STARTING_PER_NODE: z.coerce.number().int().min(1).max(1000).default(8),
+  /**
+   * The most helpers starting at once on one node; more wait their turn (status reason HelperQueued).
+   * Below it the operator adapts the number to how fast helpers start on that node.
+   */
+  HELPER_MAX_STARTING_PER_NODE: z.coerce.number().int().min(1).max(1000).default(64),
   /**
    * What Ready waits for: traffic (the helper reports every target port open, and a connection
    * through the Service's cluster IP reaches it; needs the operator inside the cluster) or helper

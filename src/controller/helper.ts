@@ -116,11 +116,13 @@ export function startingHelpersOn(helpers: readonly V1Pod[], node: string): numb
  * The status of a PortForward whose helper waits for a start slot on its node. It names no live
  * count, so that passes while it waits find the status unchanged and write nothing.
  */
-export function queuedReadiness(node: string, limit: number): Readiness {
+export function queuedReadiness(node: string, ceiling: number): Readiness {
   return {
     phase: 'Pending',
     status: 'False',
     reason: 'HelperQueued',
-    message: `Waiting to start the helper pod: ${limit} helpers are already starting on node ${node}, and at most ${limit} start at a time (HELPER_MAX_STARTING_PER_NODE).`,
+    message:
+      `Waiting to start the helper pod: node ${node} already has as many helpers starting as it takes at once. ` +
+      `The operator learns that number from how fast helpers start there (at most ${ceiling}, HELPER_MAX_STARTING_PER_NODE).`,
   };
 }

@@ -21,6 +21,7 @@ import { deleteOwnedChildren, syncEndpoints, syncProxyService, syncService } fro
 import { accessFor, composeStatus, portsSummary, readyCondition, sameStatus, type Observed, type Readiness } from './status.js';
 import { resolveTarget, type TargetLookup } from './target.js';
 import { checkTraffic, type TunnelProbe } from './traffic-check.js';
+import { DEFAULT_START_LIMITS, StartLimits } from './start-limit.js';
 
 export type ReconcilerConfig = Pick<
   Config,
@@ -72,6 +73,7 @@ export class Reconciler {
   private readonly api: KubeApi;
   private readonly events: EventRecorder;
   private readonly probe: TunnelProbe;
+  private readonly startLimits: StartLimits;
   private readonly now: () => number;
   private readonly helperSettings: HelperSettings;
   private readonly lookup: TargetLookup;
@@ -83,6 +85,7 @@ export class Reconciler {
     this.events = deps.events;
     this.probe = deps.probe;
     this.now = deps.now ?? Date.now;
+    this.startLimits = new StartLimits({ ...DEFAULT_START_LIMITS, ceiling: deps.config.helperMaxStartingPerNode }, this.now);
     this.helperSettings = {
       namespace: deps.config.namespace,
       image: deps.config.helperImage,
@@ -187,10 +190,10 @@ export class Reconciler {
     const plan = planHelper(cachedHelpers(this.cache.pods, this.config.namespace, owner.uid), desired);
     await deleteHelpers(this.api, plan.remove, log, 'replaced by a helper for the current target and spec');
     if (plan.create) {
-      const limit = this.config.helperMaxStartingPerNode;
-      const starting = startingHelpersOn(allHelpers(this.cache.pods, this.config.namespace), target.node);
-      if (starting >= limit) {
-        await this.publish(pf, { ...base, target, readiness: queuedReadiness(target.node, limit) }, log);
+      const helpers = allHelpers(this.cache.pods, this.config.namespace);
+      this.startLimits.observe(helpers);
+      if (startingHelpersOn(helpers, target.node) >= this.startLimits.limitFor(target.node)) {
+        await this.publish(pf, { ...base, target, readiness: queuedReadiness(target.node, this.config.helperMaxStartingPerNode) }, log);
         return requeueAfter(START_SLOT_RECHECK_MS);
       }
       const ended = await this.createHelper(pf, desired, target, base, log);

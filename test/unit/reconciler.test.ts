@@ -230,7 +230,7 @@ describe('many PortForwards on one node', () => {
     assert.equal(cluster.helpers().length, 2);
     const queued = status('c');
     assert.equal(queued.ready?.reason, 'HelperQueued');
-    assert.match(queued.ready!.message, /2 helpers are already starting on node node-1, and at most 2 start at a time/);
+    assert.match(queued.ready!.message, /node node-1 already has as many helpers starting as it takes at once\. .*\(at most 2, HELPER_MAX_STARTING_PER_NODE\)/);
     assert.equal(cluster.helpers().length, 2, 'no helper for the queued one yet');
 
     cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
