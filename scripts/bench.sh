@@ -7,4 +7,5 @@ bash scripts/cluster/up.sh
 bash scripts/deploy.sh
 npm run -s build
 KUBECONFIG="$KUBECONFIG_OUT" npx tsx bench/run.ts
+KUBECONFIG="$KUBECONFIG_OUT" npx tsx bench/startup.ts
 KUBECONFIG="$KUBECONFIG_OUT" npx tsx bench/scale.ts
