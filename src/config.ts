@@ -1,6 +1,6 @@
 // Operator settings, read once from the environment at start.
 import { z } from 'zod';
-import { parseDuration } from './controller/duration.js';
+import { parseDuration } from './api/duration.js';
 import { HELPER_DATA_PATHS, type HelperDataPath } from './resources/helper-pod.js';
 
 const envSchema = z.object({

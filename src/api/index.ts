@@ -5,6 +5,8 @@ import type { PortForwardStatus } from './status.js';
 
 export * from './schema.js';
 export * from './status.js';
+export * from './duration.js';
+export * from './refs.js';
 
 /** A PortForward as read from the API server: the spec is not trusted until parsed. */
 export interface PortForward {

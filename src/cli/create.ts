@@ -7,6 +7,7 @@ import { UsageError } from './args.js';
 import type { Output } from './connect.js';
 import { apiErrorMessage, getPortForward } from './kube.js';
 import { parseTunnelPort, type TunnelPort } from './ports.js';
+import { canonical } from '../util/canonical.js';
 
 export const FIELD_MANAGER = 'kubectl-pf';
 /** How kubectl names the object in its messages: kind.group/name, e.g. deployment.apps/web. */
@@ -103,13 +104,7 @@ export function render(obj: unknown, format: OutputFormat, name: string): string
 /** A stable form of a spec for comparison: the operator's parsed view, keys sorted. */
 function normalized(spec: unknown): string {
   const parsed = parseSpec(spec);
-  const sort = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(sort)
-      : v && typeof v === 'object'
-        ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sort(x)]))
-        : v;
-  return JSON.stringify(sort(parsed.ok ? parsed.spec : spec));
+  return canonical(parsed.ok ? parsed.spec : spec);
 }
 
 export interface CreateOptions {

@@ -2,7 +2,7 @@
 // 2 = bad arguments or a PortForward that does not exist / cannot be used as asked.
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { parseDuration } from '../controller/duration.js';
+import { parseDuration } from '../api/duration.js';
 import { boolFlag, GLOBAL_FLAGS, listFlag, parseArgs, stringFlag, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import { runConnect, type Output } from './connect.js';
 import { buildPortForward, parseDryRun, parseOutput, runCreate } from './create.js';

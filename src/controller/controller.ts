@@ -35,7 +35,7 @@ export class Controller {
     this.queue = new WorkQueue((key) => this.reconcileKey(key), {
       concurrency: deps.concurrency,
       onResult: (key, result, seconds, retryInMs) => {
-        metrics.observeReconcile(result, seconds);
+        metrics.observeReconcile(result.kind === 'requeueAfter' ? 'requeue' : result.kind, seconds);
         if (retryInMs !== undefined) log.debug('requeued', { key, retryInMs });
       },
     });

@@ -6,8 +6,14 @@ import { ANNOTATIONS } from '../resources/names.js';
 import type { Readiness } from './status.js';
 
 export interface HelperPlan {
-  /** Helpers to delete: wrong name (old target), stale spec, or finished. */
+  /** Helpers to delete now: wrong name (old target), or finished. */
   remove: V1Pod[];
+  /**
+   * The helper with the desired name but an older template (an edited spec, an operator upgrade).
+   * It still serves, so it is replaced only when its node has a start slot free: an upgrade then
+   * replaces helpers a few at a time per node, not all at once.
+   */
+  outdated: V1Pod | undefined;
   /** The helper to keep, when the desired one already runs. */
   current: V1Pod | undefined;
   /** Create the desired helper now (its name is free). */
@@ -28,18 +34,16 @@ export function planHelper(existing: readonly V1Pod[], desired: V1Pod | undefine
   const desiredHash = desired?.metadata?.annotations?.[ANNOTATIONS.specHash];
   const remove: V1Pod[] = [];
   let current: V1Pod | undefined;
+  let outdated: V1Pod | undefined;
   for (const pod of existing) {
     if (pod.metadata?.deletionTimestamp) continue; // already going
-    const keep =
-      desiredName !== undefined &&
-      pod.metadata?.name === desiredName &&
-      pod.metadata?.annotations?.[ANNOTATIONS.specHash] === desiredHash &&
-      !isFinished(pod);
-    if (keep) current = pod;
+    const named = desiredName !== undefined && pod.metadata?.name === desiredName && !isFinished(pod);
+    if (named && pod.metadata?.annotations?.[ANNOTATIONS.specHash] === desiredHash) current = pod;
+    else if (named) outdated = pod;
     else remove.push(pod);
   }
   const nameTaken = existing.some((p) => p.metadata?.name === desiredName);
-  return { remove, current, create: desired !== undefined && !nameTaken };
+  return { remove, outdated, current, create: desired !== undefined && !nameTaken };
 }
 
 export function isPodReady(pod: V1Pod | undefined): boolean {
@@ -102,13 +106,14 @@ export function helperReadiness(
 }
 
 /**
- * Helpers on `node` still on their way up: created, not Ready, not finished, not being deleted.
- * A node asked to start hundreds of containers at once stalls (container creation outlasts the
- * kubelet's runtime timeout, is cancelled and retried); starting a few at a time is faster overall.
+ * Helpers on `node` that hold a start slot: on their way up (created, not Ready, not finished), or
+ * on their way out (being deleted, so being replaced). A node asked to start hundreds of containers
+ * at once stalls (container creation outlasts the kubelet's runtime timeout, is cancelled and
+ * retried); starting a few at a time is faster overall.
  */
 export function startingHelpersOn(helpers: readonly V1Pod[], node: string): number {
   return helpers.filter(
-    (p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp && !isFinished(p) && !isPodReady(p),
+    (p) => p.spec?.nodeName === node && (p.metadata?.deletionTimestamp !== undefined || (!isFinished(p) && !isPodReady(p))),
   ).length;
 }
 

@@ -1,7 +1,7 @@
 // A work queue of "namespace/name" keys, after client-go's workqueue: repeats coalesce, a key is
 // never reconciled twice at once (re-added while running, it runs again afterwards), at most
 // `concurrency` keys run together, and errors back off per key.
-import { RECONCILE_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.js';
+import { RECONCILE_BACKOFF, backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 import type { Result } from './result.js';
 
 export type Handler = (key: string) => Promise<Result>;

@@ -2,13 +2,13 @@
 // write the status. Called with a key only; it never trusts the event that caused it.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
-import { parseSpec, type PortForward, type PortForwardSpec, type PortForwardStatus } from '../api/index.js';
+import { ownerOf, parseSpec, type Owner, type PortForward, type PortForwardSpec, type PortForwardStatus, type ResolvedTarget } from '../api/index.js';
 import type { Config } from '../config.js';
 import type { KubeApi } from '../kube/api.js';
 import { describeError, isApiError } from '../kube/errors.js';
 import type { ClusterCache } from '../kube/informers.js';
 import { rfc3339, timeMs } from '../kube/time.js';
-import { healthPort, helperPodFor, type HelperSettings, type Owner, type ResolvedTarget } from '../resources/helper-pod.js';
+import { healthPort, helperPodFor, type HelperSettings } from '../resources/helper-pod.js';
 import { proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
 import { proxyServiceFor } from '../resources/proxy-service.js';
 import { endpointsFor, serviceFor } from '../resources/service.js';
@@ -189,10 +189,15 @@ export class Reconciler {
     const helperName = desired.metadata!.name!;
     const plan = planHelper(cachedHelpers(this.cache.pods, this.config.namespace, owner.uid), desired);
     await deleteHelpers(this.api, plan.remove, log, 'replaced by a helper for the current target and spec');
+    // An outdated helper keeps serving until its node has a start slot for the replacement.
+    let helper = plan.current;
+    if (plan.outdated && this.hasStartSlot(target.node)) {
+      await deleteHelpers(this.api, [plan.outdated], log, 'replaced by a helper with the current template');
+    } else if (plan.outdated) {
+      helper = plan.outdated;
+    }
     if (plan.create) {
-      const helpers = allHelpers(this.cache.pods, this.config.namespace);
-      this.startLimits.observe(helpers);
-      if (startingHelpersOn(helpers, target.node) >= this.startLimits.limitFor(target.node)) {
+      if (!this.hasStartSlot(target.node)) {
         await this.publish(pf, { ...base, target, readiness: queuedReadiness(target.node, this.config.helperMaxStartingPerNode) }, log);
         return requeueAfter(START_SLOT_RECHECK_MS);
       }
@@ -200,7 +205,6 @@ export class Reconciler {
       if (ended) return ended;
     }
 
-    const helper = plan.current;
     const helperIP = helper?.status?.podIP;
     const endpoint =
       helper && helperIP
@@ -228,11 +232,18 @@ export class Reconciler {
     const helperStatus = { namespace: this.config.namespace, pod: helperName, ...(helperIP ? { podIP: helperIP } : {}) };
     await this.publish(pf, { ...base, readiness, target, helper: helperStatus, service, access }, log);
 
-    if (readiness.status === 'True') return done;
+    if (readiness.status === 'True') return plan.outdated && helper === plan.outdated ? requeueAfter(START_SLOT_RECHECK_MS) : done;
     // Pod events bring most changes; this re-check covers a helper that never turns ready, a target
     // port that opens later, a Service kube-proxy has not programmed yet, and an old helper still
     // holding the name the new one needs.
     return requeueAfter(recheckMs ?? (plan.current || plan.create ? HELPER_STARTUP_GRACE_MS : NAME_FREED_RECHECK_MS));
+  }
+
+  /** Whether another helper may start (or be replaced) on node now: see StartLimits. */
+  private hasStartSlot(node: string): boolean {
+    const helpers = allHelpers(this.cache.pods, this.config.namespace);
+    this.startLimits.observe(helpers);
+    return startingHelpersOn(helpers, node) < this.startLimits.limitFor(node);
   }
 
   /** Creates the helper; returns a Result when the pass should end here. */
@@ -323,10 +334,6 @@ export class Reconciler {
     const type: EventType = readiness.phase === 'Failed' || WARNING_REASONS.has(readiness.reason) ? 'Warning' : 'Normal';
     await this.events.transition(pf, readyCondition(previous)?.reason, type, readiness.reason, readiness.message, log);
   }
-}
-
-function ownerOf(pf: PortForward): Owner {
-  return { namespace: pf.metadata.namespace!, name: pf.metadata.name!, uid: pf.metadata.uid! };
 }
 
 function invalidSpec(pf: PortForward, problems: string): Readiness {

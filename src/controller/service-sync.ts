@@ -2,13 +2,12 @@
 // so they are kept (stable clusterIP) while the target comes and goes, updated only when their
 // ports or addresses drifted, and never touched when someone else owns the name.
 import type { V1EndpointSubset, V1Endpoints, V1OwnerReference, V1Service, V1ServicePort } from '@kubernetes/client-node';
-import { KIND } from '../api/index.js';
+import { KIND, type Owner } from '../api/index.js';
 import type { KubeApi } from '../kube/api.js';
 import { isApiError } from '../kube/errors.js';
 import type { Store } from '../kube/informer.js';
-import type { Owner } from '../resources/helper-pod.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
-import { canonical } from './status.js';
+import { canonical } from '../util/canonical.js';
 
 type Child = V1Service | V1Endpoints;
 

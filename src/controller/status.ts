@@ -2,6 +2,7 @@
 // lastTransitionTime while their status holds, and compared canonically so an unchanged status
 // is not written again.
 import type { Condition, Phase, PortForwardSpec, PortForwardStatus } from '../api/index.js';
+import { canonical } from '../util/canonical.js';
 
 export type ConditionStatus = Condition['status'];
 
@@ -70,18 +71,6 @@ export function accessFor(spec: PortForwardSpec, at: AccessInputs): NonNullable<
     access.portForwardCommand = `kubectl port-forward -n ${at.helperNamespace} pod/${at.helperPod} ${tcp.map((p) => `${p}:${p}`).join(' ')}`;
   }
   return access;
-}
-
-/** JSON with sorted keys and no undefined values: the API server does not keep key order. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>)
-        .filter(([, inner]) => inner !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    );
-  });
 }
 
 export function sameStatus(a: PortForwardStatus | undefined, b: PortForwardStatus | undefined): boolean {

@@ -3,7 +3,7 @@
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { Phase, TargetSpec } from '../api/index.js';
 import { timeMs } from '../kube/time.js';
-import type { ResolvedTarget } from '../resources/helper-pod.js';
+import type { ResolvedTarget } from '../api/index.js';
 import { ANNOTATIONS } from '../resources/names.js';
 import { formatSelector, matchesSelector } from './selector.js';
 

@@ -1,8 +1,7 @@
 // Ready means traffic flows: before a PortForward is reported Ready, its helper confirms that each
 // target port takes traffic, and a connection through the Service's cluster IP reaches the helper
 // (kube-proxy has programmed it). What each failure means, in words a person can act on.
-import type { PortForwardSpec } from '../api/index.js';
-import type { ResolvedTarget } from '../resources/helper-pod.js';
+import type { PortForwardSpec, ResolvedTarget } from '../api/index.js';
 import type { Readiness } from './status.js';
 
 /** One relayed port as the helper reports it (pf-relay's GET /ports). */

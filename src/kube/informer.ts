@@ -10,7 +10,7 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
-import { WATCH_BACKOFF, backoffDelay } from '../controller/backoff.js';
+import { WATCH_BACKOFF, backoffDelay } from '../util/backoff.js';
 import { describeError, isApiError } from './errors.js';
 
 /** Read access to cached objects; cluster-scoped objects use namespace ''. */

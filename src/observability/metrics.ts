@@ -1,7 +1,6 @@
 // Prometheus metrics, served on /metrics by health.ts.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PHASES, type Phase } from '../api/index.js';
-import type { Result } from '../controller/result.js';
 
 export interface MetricSources {
   /** PortForwards per phase, read from the cache at scrape time. */
@@ -80,10 +79,10 @@ export class Metrics {
     return wrapped as T;
   }
 
-  observeReconcile(result: Result, seconds: number): void {
-    const label = result.kind === 'requeueAfter' ? 'requeue' : result.kind;
-    this.reconciles.inc({ result: label });
+  /** One finished reconcile: how it ended (done, requeue or error) and how long it took. */
+  observeReconcile(outcome: 'done' | 'requeue' | 'error', seconds: number): void {
+    this.reconciles.inc({ result: outcome });
     this.duration.observe(seconds);
-    if (result.kind === 'error') this.errors.inc();
+    if (outcome === 'error') this.errors.inc();
   }
 }

@@ -1,6 +1,7 @@
 // The desired helper pod for a PortForward: a pure function of the spec, the target and the config.
 import type { V1Pod, V1Probe } from '@kubernetes/client-node';
-import type { PortForwardSpec } from '../api/index.js';
+import type { Owner, PortForwardSpec, ResolvedTarget } from '../api/index.js';
+import { canonical } from '../util/canonical.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY, helperPodName, shortHash } from './names.js';
 
 /**
@@ -15,19 +16,6 @@ export interface HelperSettings {
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   dataPath: HelperDataPath;
-}
-
-export interface ResolvedTarget {
-  namespace: string;
-  pod: string;
-  uid: string;
-  node: string;
-}
-
-export interface Owner {
-  namespace: string;
-  name: string;
-  uid: string;
 }
 
 /** LISTEN:TARGET/proto for each port, the helper entrypoint's PF_PORTS format. */
@@ -55,7 +43,24 @@ function readinessProbe(spec: PortForwardSpec, dataPath: HelperDataPath): V1Prob
   return { exec: { command: ['/usr/local/bin/pf-helper', 'ready'] }, ...timing };
 }
 
+/**
+ * The desired helper, stamped with a hash of everything else in it (as a Deployment's
+ * pod-template-hash): pods are mostly immutable, so any change to the pod this function builds, an
+ * operator upgrade included, shows as a new hash and the helper is replaced.
+ */
 export function helperPodFor(owner: Owner, spec: PortForwardSpec, target: ResolvedTarget, helper: HelperSettings): V1Pod {
+  const pod = helperPodTemplate(owner, spec, target, helper);
+  pod.metadata!.annotations![ANNOTATIONS.specHash] = templateHash(pod);
+  return pod;
+}
+
+/** The hash of a helper pod without its own hash annotation. */
+export function templateHash(pod: V1Pod): string {
+  const { [ANNOTATIONS.specHash]: _ignored, ...annotations } = pod.metadata?.annotations ?? {};
+  return shortHash(canonical({ ...pod, metadata: { ...pod.metadata, annotations } }));
+}
+
+function helperPodTemplate(owner: Owner, spec: PortForwardSpec, target: ResolvedTarget, helper: HelperSettings): V1Pod {
   const ports = helperPortsArg(spec);
   const needsLowPorts = spec.ports.some((p) => p.port < 1024);
   return {
@@ -72,8 +77,6 @@ export function helperPodFor(owner: Owner, spec: PortForwardSpec, target: Resolv
       annotations: {
         [ANNOTATIONS.owner]: `${owner.namespace}/${owner.name}`,
         [ANNOTATIONS.target]: `${target.namespace}/${target.pod}`,
-        // Pods are mostly immutable: a changed port list means a new helper.
-        [ANNOTATIONS.specHash]: shortHash(ports, target.uid, helper.image, helper.dataPath),
       },
     },
     spec: {

@@ -13,7 +13,7 @@ export const MANAGED_BY = 'portforward-operator';
 export const ANNOTATIONS = {
   owner: 'portforward.io/owner', // NAMESPACE/NAME of the PortForward (names can be too long for a label)
   target: 'portforward.io/target', // NAMESPACE/POD the helper enters
-  specHash: 'portforward.io/spec-hash', // the desired helper spec, to notice drift without deep compares
+  specHash: 'portforward.io/spec-hash', // a hash of the desired helper pod: drift shows without deep compares
   allowFrom: 'portforward.io/allow-from', // on a namespace: which namespaces may target its pods
 } as const;
 

@@ -2,8 +2,8 @@
 // proxy only forwards to pods in the Service's own namespace, so the Service in the PortForward's
 // namespace (whose endpoint is the helper, elsewhere) cannot serve /services/.../proxy; this one can.
 import type { V1Service } from '@kubernetes/client-node';
-import type { PortForwardSpec } from '../api/index.js';
-import type { HelperSettings, Owner } from './helper-pod.js';
+import type { Owner, PortForwardSpec } from '../api/index.js';
+import type { HelperSettings } from './helper-pod.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY, proxyServiceName } from './names.js';
 import { servicePortName } from './service.js';
 

@@ -3,8 +3,7 @@
 // operator writes its Endpoints itself (the API server's service proxy reads Endpoints; the
 // endpointslice-mirroring controller turns them into the EndpointSlices kube-proxy reads).
 import type { V1Endpoints, V1OwnerReference, V1Service } from '@kubernetes/client-node';
-import { API_VERSION, KIND, defaultPortName, type PortForwardSpec, type PortSpec } from '../api/index.js';
-import type { Owner } from './helper-pod.js';
+import { API_VERSION, KIND, defaultPortName, type Owner, type PortForwardSpec, type PortSpec } from '../api/index.js';
 import { LABELS, MANAGED_BY, serviceName } from './names.js';
 
 export function servicePortName(p: PortSpec): string {

@@ -2,7 +2,8 @@
 // would check before letting a privileged helper run.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { helperPodFor, type ResolvedTarget } from '../../src/resources/helper-pod.js';
+import { helperPodFor, templateHash } from '../../src/resources/helper-pod.js';
+import type { ResolvedTarget } from '../../src/api/index.js';
 import { ANNOTATIONS, LABELS, helperPodName, serviceName } from '../../src/resources/names.js';
 import { endpointsFor, serviceFor } from '../../src/resources/service.js';
 import { config, validSpec } from './support/fixtures.js';
@@ -54,6 +55,16 @@ describe('the helper pod', () => {
 
   it('is the same object every time (no clock, no randomness)', () => {
     assert.deepEqual(helperPodFor(owner, spec, target, settings), helper);
+  });
+
+  it('carries a hash of the whole pod, so any change to the template (an upgrade too) replaces it', () => {
+    assert.equal(helper.metadata!.annotations![ANNOTATIONS.specHash], templateHash(helper));
+    const pulled = helperPodFor(owner, spec, target, { ...settings, imagePullPolicy: 'Never' });
+    assert.notEqual(pulled.metadata!.annotations![ANNOTATIONS.specHash], helper.metadata!.annotations![ANNOTATIONS.specHash]);
+    // a template change in a new operator version: here, another CPU request
+    const upgraded = structuredClone(helper);
+    upgraded.spec!.containers[0]!.resources!.requests!.cpu = '10m';
+    assert.notEqual(templateHash(upgraded), helper.metadata!.annotations![ANNOTATIONS.specHash]);
   });
 
   it('changes its spec hash when the ports change, so it is replaced', () => {

@@ -1,7 +1,7 @@
 // ttl durations and when a PortForward expires.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDuration } from '../../src/controller/duration.js';
+import { parseDuration } from '../../src/api/duration.js';
 import { expiresAtMs } from '../../src/controller/expiry.js';
 
 describe('a ttl', () => {

@@ -15,19 +15,21 @@ describe('planning the helper', () => {
   const desired = helper('pf-team-a-web-1234', 'h1');
 
   it('creates it when there is none', () => {
-    assert.deepEqual(planHelper([], desired), { remove: [], current: undefined, create: true });
+    assert.deepEqual(planHelper([], desired), { remove: [], outdated: undefined, current: undefined, create: true });
   });
 
   it('keeps the one that matches, and creates no second one', () => {
     const running = helper('pf-team-a-web-1234', 'h1', { status: { phase: 'Running' } });
-    assert.deepEqual(planHelper([running], desired), { remove: [], current: running, create: false });
+    assert.deepEqual(planHelper([running], desired), { remove: [], outdated: undefined, current: running, create: false });
   });
 
-  it('removes helpers for an old target, a stale spec, or that have finished', () => {
+  it('removes helpers for an old target or that have finished, and marks one with an older template as outdated', () => {
     const oldTarget = helper('pf-team-a-web-9999', 'h0');
     const stale = helper('pf-team-a-web-1234', 'h0');
     const plan = planHelper([oldTarget, stale], desired);
-    assert.deepEqual(plan.remove, [oldTarget, stale]);
+    assert.deepEqual(plan.remove, [oldTarget]);
+    assert.equal(plan.outdated, stale, 'it serves until its node has room for the replacement');
+    assert.equal(plan.current, undefined);
     assert.equal(plan.create, false, 'the name is still taken by the stale one');
     const failed = helper('pf-team-a-web-1234', 'h1', { status: { phase: 'Failed' } });
     assert.deepEqual(planHelper([failed], desired).remove, [failed]);
@@ -35,7 +37,7 @@ describe('planning the helper', () => {
 
   it('removes all when no helper is wanted', () => {
     const any = helper('x', 'h');
-    assert.deepEqual(planHelper([any], undefined), { remove: [any], current: undefined, create: false });
+    assert.deepEqual(planHelper([any], undefined), { remove: [any], outdated: undefined, current: undefined, create: false });
   });
 });
 

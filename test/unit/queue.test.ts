@@ -2,7 +2,7 @@
 // failures back off without blocking other keys.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffDelay, RECONCILE_BACKOFF } from '../../src/controller/backoff.js';
+import { backoffDelay, RECONCILE_BACKOFF } from '../../src/util/backoff.js';
 import { WorkQueue } from '../../src/controller/queue.js';
 import { done, failed, requeueAfter, type Result } from '../../src/controller/result.js';
 

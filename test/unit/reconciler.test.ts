@@ -9,7 +9,8 @@ import { Reconciler } from '../../src/controller/reconciler.js';
 import type { Result } from '../../src/controller/result.js';
 import { readyCondition } from '../../src/controller/status.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { FINALIZER, LABELS } from '../../src/resources/names.js';
+import { ANNOTATIONS, FINALIZER, LABELS } from '../../src/resources/names.js';
+import { startingHelpersOn } from '../../src/controller/helper.js';
 import { FakeCluster } from './support/fake-cluster.js';
 import { FakeProbe } from './support/fake-probe.js';
 import { OPERATOR_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';
@@ -237,6 +238,66 @@ describe('many PortForwards on one node', () => {
     await reconcile('team-a/c');
     assert.equal(cluster.helpers().length, 3, 'a slot freed: the third helper starts');
     assert.equal(status('c').ready?.reason, 'HelperStarting');
+  });
+});
+
+describe('an operator upgrade that changes the helper template', () => {
+  it('replaces helpers a start limit at a time per node, while the others keep serving', async () => {
+    setup({ helperMaxStartingPerNode: 2 });
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    const names = ['a', 'b', 'c', 'd'];
+    for (const name of names) cluster.addPortForward(portForward('team-a', name, webSpec));
+    // bring all four up, two at a time
+    for (let round = 0; round < 3; round++) {
+      for (const name of names) await reconcile(`team-a/${name}`);
+      for (const h of cluster.helpers()) if (!h.status?.podIP) cluster.runHelper(h.metadata!.name!, OPERATOR_NAMESPACE, true);
+    }
+    for (const name of names) await reconcile(`team-a/${name}`);
+    assert.deepEqual(names.map((n) => status(n).status?.phase), ['Ready', 'Ready', 'Ready', 'Ready']);
+    const before = new Map(cluster.helpers().map((h) => [h.metadata!.name!, h.metadata!.annotations![ANNOTATIONS.specHash]]));
+
+    // the new operator version: same cluster, another template
+    cluster.gracefulPodDeletion = true;
+    reconciler = new Reconciler({
+      config: { ...config, helperMaxStartingPerNode: 2, helperImagePullPolicy: 'Never' },
+      cache: cluster,
+      api: cluster.api,
+      events: new EventRecorder(cluster.api, 'test', () => new Date(NOW)),
+      probe,
+      now: () => NOW,
+    });
+    const replacing = () => startingHelpersOn(cluster.helpers(), 'node-1');
+    let most = 0;
+    for (let round = 0; round < 8; round++) {
+      for (const name of names) {
+        await reconcile(`team-a/${name}`);
+        most = Math.max(most, replacing());
+      }
+      cluster.finishDeletions();
+      for (const h of cluster.helpers()) if (!h.status?.podIP) cluster.runHelper(h.metadata!.name!, OPERATOR_NAMESPACE, true);
+    }
+    for (const name of names) await reconcile(`team-a/${name}`);
+
+    assert.equal(most, 2, 'never more than the start limit being replaced on the node at once');
+    const after = cluster.helpers();
+    assert.equal(after.length, 4);
+    for (const h of after) assert.notEqual(h.metadata!.annotations![ANNOTATIONS.specHash], before.get(h.metadata!.name!), `${h.metadata!.name} was replaced`);
+    assert.deepEqual(names.map((n) => status(n).status?.phase), ['Ready', 'Ready', 'Ready', 'Ready']);
+  });
+
+  it('keeps an outdated helper serving, and the PortForward Ready, while its node has no slot', async () => {
+    setup({ helperMaxStartingPerNode: 1 });
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    cluster.addPortForward(portForward('team-a', 'web', webSpec));
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    await reconcile('team-a/web');
+    cluster.addPod({ ...pod(OPERATOR_NAMESPACE, 'someone-elses-helper', { node: 'node-1', ready: false }), metadata: { name: 'someone-elses-helper', namespace: OPERATOR_NAMESPACE, labels: { [LABELS.managedBy]: 'portforward-operator', [LABELS.ownerUid]: 'other' } } });
+    reconciler = new Reconciler({ config: { ...config, helperMaxStartingPerNode: 1, helperImagePullPolicy: 'Never' }, cache: cluster, api: cluster.api, events: new EventRecorder(cluster.api, 't'), probe, now: () => NOW });
+    const result = await reconcile('team-a/web');
+    assert.equal(cluster.helpers().filter((h) => h.metadata?.labels?.[LABELS.ownerUid] !== 'other').length, 1, 'the outdated helper is kept');
+    assert.equal(status().status?.phase, 'Ready');
+    assert.deepEqual(result, { kind: 'requeueAfter', ms: 2000 }, 'it looks again for a slot');
   });
 });
 

@@ -77,6 +77,14 @@ export class FakeCluster implements ClusterCache {
     return this.pods.put(this.admit(pod));
   }
 
+  /** When set, a deleted pod lingers with a deletionTimestamp (terminating) until finishDeletions(). */
+  gracefulPodDeletion = false;
+
+  /** The kubelet finishing every terminating pod. */
+  finishDeletions(): void {
+    for (const pod of this.pods.list()) if (pod.metadata?.deletionTimestamp) this.pods.delete(pod.metadata.namespace!, pod.metadata.name!);
+  }
+
   /** What the kubelet would do to a helper: schedule it, give it an IP, and report it ready (or not). */
   runHelper(name: string, namespace: string, ready: boolean): V1Pod {
     const pod = this.pods.get(namespace, name);
@@ -139,6 +147,13 @@ export class FakeCluster implements ClusterCache {
     createPod: async (pod) => this.create(this.pods, pod),
     deletePod: async (namespace, name) => {
       this.writes++;
+      const pod = this.pods.get(namespace, name);
+      if (this.gracefulPodDeletion && pod) {
+        if (!pod.metadata?.deletionTimestamp) {
+          this.pods.put({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date('2030-01-01T00:00:00Z'), resourceVersion: this.nextVersion() } });
+        }
+        return;
+      }
       this.pods.delete(namespace, name);
     },
     readService: async (namespace, name) => this.services.get(namespace, name) ?? this.foreignServices.get(namespace, name),

@@ -1,0 +1,22 @@
+// Who and what a pass is about: the PortForward that owns the children, and the pod its target
+// resolved to. Shared by the builders (resources/) and the controller.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+
+/** The PortForward that owns a child object. */
+export interface Owner {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/** The one running pod a target resolved to, and its node. */
+export interface ResolvedTarget {
+  namespace: string;
+  pod: string;
+  uid: string;
+  node: string;
+}
+
+export function ownerOf(obj: { metadata: V1ObjectMeta }): Owner {
+  return { namespace: obj.metadata.namespace!, name: obj.metadata.name!, uid: obj.metadata.uid! };
+}
