@@ -9,6 +9,8 @@ import type { ResilientInformer } from '../kube/informer.js';
 import type { Informers } from '../kube/informers.js';
 import type { Metrics } from '../observability/metrics.js';
 import { reconcileLogger } from '../observability/logger.js';
+import { KIND } from '../api/index.js';
+import { LABELS, MANAGED_BY } from '../resources/names.js';
 import { deleteHelpers, orphanHelpers } from './cleanup.js';
 import { WorkQueue } from './queue.js';
 import type { Reconciler } from './reconciler.js';
@@ -45,7 +47,7 @@ export class Controller {
     this.watch(pfs, (pf) => [keyOfPortForward(pf)]);
     this.watch(informers.pods, (pod) => keysForPod(pod, pfs, deps.operatorNamespace));
     this.watch(informers.services, (svc) => keysForOwned(svc, pfs));
-    this.watch(informers.endpoints, (eps) => keysForOwned(eps, pfs));
+    this.watch(informers.endpointSlices, (slice) => keysForOwned(slice, pfs));
     this.watch(informers.namespaces, (ns) => keysForNamespace(ns, pfs));
   }
 
@@ -54,6 +56,7 @@ export class Controller {
     await this.deps.informers.synced;
     this.running = true;
     this.deps.log.info('controller started', { concurrency: this.deps.concurrency, resyncSeconds: this.deps.resyncSeconds });
+    await this.removeLegacyEndpoints();
     await this.resync();
     this.resyncTimer = setInterval(() => void this.resync(), this.deps.resyncSeconds * 1000);
     this.resyncTimer.unref();
@@ -81,6 +84,25 @@ export class Controller {
       log.debug('reconciled', { result: result.kind, ...(result.kind === 'requeueAfter' ? { requeueAfterMs: result.ms } : {}) });
     }
     return result;
+  }
+
+  /**
+   * v1 Endpoints that versions before EndpointSlices wrote for their Services. Left in place, the
+   * EndpointSlice mirroring controller would turn each into a second slice pointing at an old helper.
+   * Endpoints that the endpoints controller makes for selector Services carry our labels too (it
+   * copies the Service's); only ours name a PortForward as their owner.
+   */
+  private async removeLegacyEndpoints(): Promise<void> {
+    const { api, log } = this.deps;
+    try {
+      for (const e of await api.listLegacyEndpoints(`${LABELS.managedBy}=${MANAGED_BY}`)) {
+        if (!e.metadata?.ownerReferences?.some((r) => r.kind === KIND)) continue;
+        await api.deleteEndpoints(e.metadata.namespace!, e.metadata.name!);
+        log.info('deleted v1 Endpoints written by an earlier version', { namespace: e.metadata.namespace, name: e.metadata.name });
+      }
+    } catch (err) {
+      log.warn('could not remove v1 Endpoints written by an earlier version', { error: describeError(err) });
+    }
   }
 
   /** Every PortForward again, and helpers whose PortForward is gone without its finalizer. */

@@ -11,13 +11,13 @@ import { rfc3339, timeMs } from '../kube/time.js';
 import { healthPort, helperPodFor, type HelperSettings } from '../resources/helper-pod.js';
 import { proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
 import { proxyServiceFor } from '../resources/proxy-service.js';
-import { endpointsFor, serviceFor } from '../resources/service.js';
+import { endpointSliceFor, serviceFor } from '../resources/service.js';
 import { addFinalizer, allHelpers, cachedHelpers, deleteHelpers, hasFinalizer, ownerSelector, removeFinalizer } from './cleanup.js';
 import type { EventRecorder, EventType } from './events.js';
 import { expiresAtMs } from './expiry.js';
 import { HELPER_STARTUP_GRACE_MS, helperReadiness, isPodReady, planHelper, queuedReadiness, startingHelpersOn } from './helper.js';
 import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, resultOfError, type Result } from './result.js';
-import { deleteOwnedChildren, syncEndpoints, syncProxyService, syncService } from './service-sync.js';
+import { deleteOwnedChildren, syncEndpointSlice, syncProxyService, syncService } from './service-sync.js';
 import { accessFor, composeStatus, portsSummary, readyCondition, sameStatus, type Observed, type Readiness } from './status.js';
 import { resolveTarget, type TargetLookup } from './target.js';
 import { checkTraffic, type TunnelProbe } from './traffic-check.js';
@@ -159,7 +159,7 @@ export class Reconciler {
     return notAfter(await this.syncTunnel(pass, log), untilExpiry);
   }
 
-  /** Target, helper and Endpoints, then the status that describes them. */
+  /** Target, helper and EndpointSlice, then the status that describes them. */
   private async syncTunnel(pass: Pass, log: Logger): Promise<Result> {
     const { pf, owner, spec, base, now } = pass;
     const serviceName = serviceNameOf(owner.name);
@@ -175,7 +175,7 @@ export class Reconciler {
     if (!resolution.ok) {
       // No target, no tunnel: a helper must not keep relaying into a pod the PortForward may no longer reach.
       await this.removeHelpers(owner, log, resolution.reason);
-      const endpoints = await syncEndpoints(this.api, this.cache.endpoints, owner, endpointsFor(owner, spec, undefined));
+      const endpoints = await syncEndpointSlice(this.api, this.cache.endpointSlices, owner, endpointSliceFor(owner, spec, undefined));
       if (endpoints.kind === 'retry') return requeueAfter(CONFLICT_RETRY_MS);
       if (endpoints.kind === 'conflict') return this.serviceConflict(pf, base, endpoints.message, log);
       const { phase, reason, message } = resolution;
@@ -210,7 +210,7 @@ export class Reconciler {
       helper && helperIP
         ? { podName: helperName, podNamespace: this.config.namespace, podIP: helperIP, nodeName: target.node, ready: isPodReady(helper) }
         : undefined;
-    const endpoints = await syncEndpoints(this.api, this.cache.endpoints, owner, endpointsFor(owner, spec, endpoint));
+    const endpoints = await syncEndpointSlice(this.api, this.cache.endpointSlices, owner, endpointSliceFor(owner, spec, endpoint));
     if (endpoints.kind === 'retry') return requeueAfter(CONFLICT_RETRY_MS);
     if (endpoints.kind === 'conflict') return this.serviceConflict(pf, base, endpoints.message, log);
 

@@ -1,7 +1,7 @@
-// The Service and Endpoints in front of the helper. They are the user's address for the tunnel,
+// The Service and EndpointSlice in front of the helper. They are the user's address for the tunnel,
 // so they are kept (stable clusterIP) while the target comes and goes, updated only when their
 // ports or addresses drifted, and never touched when someone else owns the name.
-import type { V1EndpointSubset, V1Endpoints, V1OwnerReference, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1OwnerReference, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { KIND, type Owner } from '../api/index.js';
 import type { KubeApi } from '../kube/api.js';
 import { isApiError } from '../kube/errors.js';
@@ -9,7 +9,7 @@ import type { Store } from '../kube/informer.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
 import { canonical } from '../util/canonical.js';
 
-type Child = V1Service | V1Endpoints;
+type Child = V1Service | V1EndpointSlice;
 
 export type SyncOutcome<T> =
   | { kind: 'synced'; object: T }
@@ -53,22 +53,24 @@ export function serviceDrifted(existing: V1Service, desired: V1Service): boolean
   );
 }
 
-function subsetsShape(subsets: readonly V1EndpointSubset[] | undefined): unknown {
-  const addresses = (list: V1EndpointSubset['addresses']) =>
-    (list ?? []).map((a) => ({
-      ip: a.ip,
-      nodeName: a.nodeName,
-      targetRef: a.targetRef && { kind: a.targetRef.kind, name: a.targetRef.name, namespace: a.targetRef.namespace },
-    }));
-  return (subsets ?? []).map((s) => ({
-    addresses: addresses(s.addresses),
-    notReadyAddresses: addresses(s.notReadyAddresses),
-    ports: (s.ports ?? []).map((p) => ({ name: p.name, port: p.port, protocol: p.protocol ?? 'TCP' })),
-  }));
+function sliceShape(slice: V1EndpointSlice): unknown {
+  return {
+    addressType: slice.addressType,
+    endpoints: (slice.endpoints ?? []).map((e) => ({
+      addresses: e.addresses,
+      ready: e.conditions?.ready,
+      serving: e.conditions?.serving,
+      terminating: e.conditions?.terminating,
+      nodeName: e.nodeName,
+      targetRef: e.targetRef && { kind: e.targetRef.kind, name: e.targetRef.name, namespace: e.targetRef.namespace },
+    })),
+    ports: (slice.ports ?? []).map((p) => ({ name: p.name, port: p.port, protocol: p.protocol ?? 'TCP' })),
+    labels: slice.metadata?.labels,
+  };
 }
 
-export function endpointsDrifted(existing: V1Endpoints, desired: V1Endpoints): boolean {
-  return canonical(subsetsShape(existing.subsets)) !== canonical(subsetsShape(desired.subsets));
+export function endpointSliceDrifted(existing: V1EndpointSlice, desired: V1EndpointSlice): boolean {
+  return canonical(sliceShape(existing)) !== canonical(sliceShape(desired));
 }
 
 interface ChildOps<T extends Child> {
@@ -81,6 +83,8 @@ interface ChildOps<T extends Child> {
   drifted(existing: T, desired: T): boolean;
   /** The existing object with the desired content, keeping what the API server filled in. */
   merge(existing: T, desired: T): T;
+  /** A change the API server cannot make in place (an immutable field): delete, then create anew. */
+  needsRecreate?(existing: T, desired: T): boolean;
   /** How ownership shows; by default a controller ownerReference to the PortForward. */
   ownership?: Ownership;
 }
@@ -120,6 +124,10 @@ async function syncChild<T extends Child>(ops: ChildOps<T>, owner: Owner, desire
   }
   if (!ownership.owns(existing, owner)) return { kind: 'conflict', message: conflictMessage(ops.kind, existing, owner) };
   if (!ops.drifted(existing, desired)) return { kind: 'synced', object: existing };
+  if (ops.needsRecreate?.(existing, desired)) {
+    await ops.remove(namespace, name);
+    return { kind: 'retry' };
+  }
   return { kind: 'synced', object: await ops.replace(ops.merge(existing, desired)) };
 }
 
@@ -145,37 +153,43 @@ export function syncProxyService(api: KubeApi, cache: Store<V1Service>, owner: O
   return syncChild({ ...serviceOps(api, cache), ownership: byOwnerLabel }, owner, desired);
 }
 
-export function syncEndpoints(
+export function syncEndpointSlice(
   api: KubeApi,
-  cache: Store<V1Endpoints>,
+  cache: Store<V1EndpointSlice>,
   owner: Owner,
-  desired: V1Endpoints,
-): Promise<SyncOutcome<V1Endpoints>> {
+  desired: V1EndpointSlice,
+): Promise<SyncOutcome<V1EndpointSlice>> {
   return syncChild(
     {
-      kind: 'Endpoints',
+      kind: 'EndpointSlice',
       cache,
-      read: (namespace, name) => api.readEndpoints(namespace, name),
-      create: (obj) => api.createEndpoints(obj),
-      replace: (obj) => api.replaceEndpoints(obj),
-      remove: (namespace, name) => api.deleteEndpoints(namespace, name),
-      drifted: endpointsDrifted,
-      merge: (existing, want) => ({ ...existing, subsets: want.subsets }),
+      read: (namespace, name) => api.readEndpointSlice(namespace, name),
+      create: (obj) => api.createEndpointSlice(obj),
+      replace: (obj) => api.replaceEndpointSlice(obj),
+      remove: (namespace, name) => api.deleteEndpointSlice(namespace, name),
+      drifted: endpointSliceDrifted,
+      merge: (existing, want) => ({
+        ...existing,
+        metadata: { ...existing.metadata, labels: want.metadata?.labels },
+        endpoints: want.endpoints,
+        ports: want.ports,
+      }),
+      needsRecreate: (existing, want) => existing.addressType !== want.addressType, // addressType is immutable
     },
     owner,
     desired,
   );
 }
 
-/** On deletion: remove the Service and Endpoints only if they are this PortForward's. */
+/** On deletion: remove the Service and EndpointSlice only if they are this PortForward's. */
 export async function deleteOwnedChildren(
   api: KubeApi,
-  caches: { services: Store<V1Service>; endpoints: Store<V1Endpoints> },
+  caches: { services: Store<V1Service>; endpointSlices: Store<V1EndpointSlice> },
   owner: Owner,
   name: string,
 ): Promise<void> {
   const service = caches.services.get(owner.namespace, name) ?? (await api.readService(owner.namespace, name));
   if (service && isOwnedBy(service, owner.uid)) await api.deleteService(owner.namespace, name);
-  const endpoints = caches.endpoints.get(owner.namespace, name) ?? (await api.readEndpoints(owner.namespace, name));
-  if (endpoints && isOwnedBy(endpoints, owner.uid)) await api.deleteEndpoints(owner.namespace, name);
+  const slice = caches.endpointSlices.get(owner.namespace, name) ?? (await api.readEndpointSlice(owner.namespace, name));
+  if (slice && isOwnedBy(slice, owner.uid)) await api.deleteEndpointSlice(owner.namespace, name);
 }

@@ -1,6 +1,6 @@
 // Which PortForwards an observed change concerns. Handlers only compute keys; the reconciler reads
 // the current state itself.
-import type { V1Endpoints, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { KIND, type PortForward } from '../api/index.js';
 import type { Store } from '../kube/informer.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY } from '../resources/names.js';
@@ -45,8 +45,8 @@ export function keysForPod(pod: V1Pod, portForwards: Store<PortForward>, operato
     .map(keyOfPortForward);
 }
 
-/** A Service or Endpoints concerns the PortForward that controls it (same namespace, by uid). */
-export function keysForOwned(obj: V1Service | V1Endpoints, portForwards: Store<PortForward>): string[] {
+/** A Service or EndpointSlice concerns the PortForward that controls it (same namespace, by uid). */
+export function keysForOwned(obj: KubernetesObject, portForwards: Store<PortForward>): string[] {
   const ref = obj.metadata?.ownerReferences?.find((r) => r.controller === true && r.kind === KIND);
   if (!ref) return [];
   const owner = portForwards.list(obj.metadata?.namespace).find((pf) => pf.metadata.uid === ref.uid);

@@ -1,6 +1,6 @@
 // The writes the reconciler makes, behind a small interface: the real one talks to the API
 // server; tests substitute an in-memory cluster. Deletes treat 404 as done (already gone).
-import type { CoreV1Event, V1Endpoints, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { CoreV1Event, V1EndpointSlice, V1Endpoints, V1Pod, V1Service } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type PortForward } from '../api/index.js';
 import type { KubeClients } from './client.js';
 import { isApiError } from './errors.js';
@@ -15,9 +15,13 @@ export interface KubeApi {
   replaceService(service: V1Service): Promise<V1Service>;
   deleteService(namespace: string, name: string): Promise<void>;
 
-  readEndpoints(namespace: string, name: string): Promise<V1Endpoints | undefined>;
-  createEndpoints(endpoints: V1Endpoints): Promise<V1Endpoints>;
-  replaceEndpoints(endpoints: V1Endpoints): Promise<V1Endpoints>;
+  readEndpointSlice(namespace: string, name: string): Promise<V1EndpointSlice | undefined>;
+  createEndpointSlice(slice: V1EndpointSlice): Promise<V1EndpointSlice>;
+  replaceEndpointSlice(slice: V1EndpointSlice): Promise<V1EndpointSlice>;
+  deleteEndpointSlice(namespace: string, name: string): Promise<void>;
+
+  /** v1 Endpoints the operator wrote before it wrote EndpointSlices: found once at start, and deleted. */
+  listLegacyEndpoints(labelSelector: string): Promise<V1Endpoints[]>;
   deleteEndpoints(namespace: string, name: string): Promise<void>;
 
   /** PUT of the whole object (metadata and spec): carries resourceVersion, so a stale write gets 409. */
@@ -48,7 +52,7 @@ function nameOf(obj: { metadata?: { namespace?: string; name?: string } }): { na
 
 const CUSTOM = { group: GROUP, version: VERSION, plural: PLURAL } as const;
 
-export function createKubeApi({ core, custom }: KubeClients): KubeApi {
+export function createKubeApi({ core, custom, discovery }: KubeClients): KubeApi {
   return {
     listPods: async (namespace, labelSelector) => (await core.listNamespacedPod({ namespace, labelSelector })).items,
     createPod: (pod) => core.createNamespacedPod({ namespace: nameOf(pod).namespace, body: pod }),
@@ -63,9 +67,14 @@ export function createKubeApi({ core, custom }: KubeClients): KubeApi {
       await ignoreNotFound(core.deleteNamespacedService({ namespace, name }));
     },
 
-    readEndpoints: (namespace, name) => ignoreNotFound(core.readNamespacedEndpoints({ namespace, name })),
-    createEndpoints: (endpoints) => core.createNamespacedEndpoints({ namespace: nameOf(endpoints).namespace, body: endpoints }),
-    replaceEndpoints: (endpoints) => core.replaceNamespacedEndpoints({ ...nameOf(endpoints), body: endpoints }),
+    readEndpointSlice: (namespace, name) => ignoreNotFound(discovery.readNamespacedEndpointSlice({ namespace, name })),
+    createEndpointSlice: (slice) => discovery.createNamespacedEndpointSlice({ namespace: nameOf(slice).namespace, body: slice }),
+    replaceEndpointSlice: (slice) => discovery.replaceNamespacedEndpointSlice({ ...nameOf(slice), body: slice }),
+    deleteEndpointSlice: async (namespace, name) => {
+      await ignoreNotFound(discovery.deleteNamespacedEndpointSlice({ namespace, name }));
+    },
+
+    listLegacyEndpoints: async (labelSelector) => (await core.listEndpointsForAllNamespaces({ labelSelector })).items,
     deleteEndpoints: async (namespace, name) => {
       await ignoreNotFound(core.deleteNamespacedEndpoints({ namespace, name }));
     },

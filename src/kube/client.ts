@@ -1,11 +1,12 @@
 // The API clients, from the default kubeconfig: $KUBECONFIG or ~/.kube/config on a workstation,
 // the service account inside a pod.
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node';
 
 export interface KubeClients {
   kubeConfig: KubeConfig;
   core: CoreV1Api;
   custom: CustomObjectsApi;
+  discovery: DiscoveryV1Api;
   coordination: CoordinationV1Api;
 }
 
@@ -19,6 +20,7 @@ export function createKubeClients(): KubeClients {
     kubeConfig,
     core: kubeConfig.makeApiClient(CoreV1Api),
     custom: kubeConfig.makeApiClient(CustomObjectsApi),
+    discovery: kubeConfig.makeApiClient(DiscoveryV1Api),
     coordination: kubeConfig.makeApiClient(CoordinationV1Api),
   };
 }

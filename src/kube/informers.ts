@@ -1,6 +1,6 @@
 // The caches the operator reads from: PortForwards, pods (targets anywhere, helpers in the operator
-// namespace), the Services and Endpoints the operator made, and namespaces (the opt-in annotation).
-import type { KubernetesListObject, V1Endpoints, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+// namespace), the Services and EndpointSlices the operator made, and namespaces (the opt-in annotation).
+import type { KubernetesListObject, V1EndpointSlice, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { GROUP, PLURAL, VERSION, type PortForward } from '../api/index.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
@@ -16,7 +16,7 @@ export interface ClusterCache {
   portForwards: Store<PortForward>;
   pods: Store<V1Pod>;
   services: Store<V1Service>;
-  endpoints: Store<V1Endpoints>;
+  endpointSlices: Store<V1EndpointSlice>;
   namespaces: Store<V1Namespace>;
 }
 
@@ -24,7 +24,7 @@ export interface Informers extends ClusterCache {
   portForwards: ResilientInformer<PortForward>;
   pods: ResilientInformer<V1Pod>;
   services: ResilientInformer<V1Service>;
-  endpoints: ResilientInformer<V1Endpoints>;
+  endpointSlices: ResilientInformer<V1EndpointSlice>;
   namespaces: ResilientInformer<V1Namespace>;
   all: InformerLifecycle[];
   synced: Promise<void>;
@@ -33,7 +33,7 @@ export interface Informers extends ClusterCache {
   stop(): Promise<void>;
 }
 
-export function createInformers({ kubeConfig, core, custom }: KubeClients, log: Logger): Informers {
+export function createInformers({ kubeConfig, core, custom, discovery }: KubeClients, log: Logger): Informers {
   const portForwards = new ResilientInformer<PortForward>(
     'portforwards',
     kubeConfig,
@@ -50,22 +50,22 @@ export function createInformers({ kubeConfig, core, custom }: KubeClients, log: 
     log,
     MANAGED,
   );
-  const endpoints = new ResilientInformer<V1Endpoints>(
-    'endpoints',
+  const endpointSlices = new ResilientInformer<V1EndpointSlice>(
+    'endpointslices',
     kubeConfig,
-    '/api/v1/endpoints',
-    () => core.listEndpointsForAllNamespaces({ labelSelector: MANAGED }),
+    '/apis/discovery.k8s.io/v1/endpointslices',
+    () => discovery.listEndpointSliceForAllNamespaces({ labelSelector: MANAGED }),
     log,
     MANAGED,
   );
   const namespaces = new ResilientInformer<V1Namespace>('namespaces', kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), log);
 
-  const all: InformerLifecycle[] = [portForwards, pods, services, endpoints, namespaces];
+  const all: InformerLifecycle[] = [portForwards, pods, services, endpointSlices, namespaces];
   return {
     portForwards,
     pods,
     services,
-    endpoints,
+    endpointSlices,
     namespaces,
     all,
     synced: Promise.all(all.map((i) => i.synced)).then(() => undefined),

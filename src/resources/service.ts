@@ -1,8 +1,9 @@
-// The desired Service and Endpoints for a PortForward. The helper runs in the operator's namespace,
-// and a Service cannot select pods in another namespace, so the Service has no selector and the
-// operator writes its Endpoints itself (the API server's service proxy reads Endpoints; the
-// endpointslice-mirroring controller turns them into the EndpointSlices kube-proxy reads).
-import type { V1Endpoints, V1OwnerReference, V1Service } from '@kubernetes/client-node';
+// The desired Service and EndpointSlice for a PortForward. The helper runs in the operator's
+// namespace, and a Service cannot select pods in another namespace, so the Service has no selector
+// and the operator writes its EndpointSlice itself (discovery.k8s.io/v1, which kube-proxy and
+// CoreDNS read; v1 Endpoints are deprecated since Kubernetes 1.33).
+import { isIPv6 } from 'node:net';
+import type { V1EndpointSlice, V1OwnerReference, V1Service } from '@kubernetes/client-node';
 import { API_VERSION, KIND, defaultPortName, type Owner, type PortForwardSpec, type PortSpec } from '../api/index.js';
 import { LABELS, MANAGED_BY, serviceName } from './names.js';
 
@@ -43,24 +44,33 @@ export interface HelperEndpoint {
   ready: boolean;
 }
 
-/** Endpoints naming the helper pod; none while there is no helper with an IP. */
-export function endpointsFor(owner: Owner, spec: PortForwardSpec, helper: HelperEndpoint | undefined): V1Endpoints {
-  const address = helper && {
-    ip: helper.podIP,
-    nodeName: helper.nodeName,
-    targetRef: { kind: 'Pod', name: helper.podName, namespace: helper.podNamespace },
-  };
+/** Labels that tie an EndpointSlice to its Service and tell the EndpointSlice controller it is not its own. */
+export const SLICE_LABELS = {
+  serviceName: 'kubernetes.io/service-name',
+  managedBy: 'endpointslice.kubernetes.io/managed-by',
+} as const;
+
+/** The EndpointSlice naming the helper pod; no endpoints while there is no helper with an IP. */
+export function endpointSliceFor(owner: Owner, spec: PortForwardSpec, helper: HelperEndpoint | undefined): V1EndpointSlice {
+  const meta = childMetadata(owner);
   return {
-    apiVersion: 'v1',
-    kind: 'Endpoints',
-    metadata: childMetadata(owner),
-    subsets: address
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      ...meta,
+      labels: { ...meta.labels, [LABELS.component]: 'endpoints', [SLICE_LABELS.serviceName]: meta.name, [SLICE_LABELS.managedBy]: MANAGED_BY },
+    },
+    addressType: helper && isIPv6(helper.podIP) ? 'IPv6' : 'IPv4',
+    endpoints: helper
       ? [
           {
-            ...(helper.ready ? { addresses: [address] } : { notReadyAddresses: [address] }),
-            ports: spec.ports.map((p) => ({ name: servicePortName(p), port: p.port, protocol: p.protocol })),
+            addresses: [helper.podIP],
+            conditions: { ready: helper.ready, serving: helper.ready, terminating: false },
+            nodeName: helper.nodeName,
+            targetRef: { kind: 'Pod', name: helper.podName, namespace: helper.podNamespace },
           },
         ]
       : [],
+    ports: spec.ports.map((p) => ({ name: servicePortName(p), port: p.port, protocol: p.protocol })),
   };
 }

@@ -267,7 +267,7 @@ describe('malformed and hostile PortForwards', () => {
       for (const n of [service, helper]) assert.ok(n.length <= 63 && DNS_LABEL.test(n), n);
       assert.ok(service.startsWith('pf-longest-'), service);
       await getJson(['service', '-n', a.name, service]);
-      await getJson(['endpoints', '-n', a.name, service]);
+      await getJson(['endpointslice', '-n', a.name, service]);
       assert.match(await client.curl(`http://${service}.${a.name}.svc:10080/`), /hello from web/);
       await eventOf(a.name, longest, 'Ready');
     });

@@ -42,6 +42,22 @@ describe('a pod that listens only on 127.0.0.1', () => {
     assert.match(await client.curl(`http://${pf.status.service.clusterIP}:10080/`), /hello from web/);
   });
 
+  it('routes its Service through an EndpointSlice the operator writes, and writes no v1 Endpoints', async () => {
+    const slice = await getJson(['endpointslice', '-n', ns.name, 'pf-web']);
+    assert.equal(slice.metadata.labels['kubernetes.io/service-name'], 'pf-web');
+    assert.equal(slice.metadata.labels['endpointslice.kubernetes.io/managed-by'], 'portforward-operator');
+    assert.deepEqual(slice.endpoints.map((e: any) => [e.addresses[0], e.conditions.ready]), [[pf.status.helper.podIP, true]]);
+    await assert.rejects(kubectl(['get', 'endpoints', '-n', ns.name, 'pf-web']), /NotFound/);
+    const written = await getJson(['endpoints', '-A', '-l', 'app.kubernetes.io/managed-by=portforward-operator']);
+    assert.deepEqual(written.items.filter((e: any) => e.metadata.ownerReferences?.some((r: any) => r.kind === 'PortForward')), []);
+    // the operator's own count of its API calls, by call: slices written, no v1 Endpoints ever
+    const [operator] = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/name=portforward-operator', '--field-selector=status.phase=Running'])).items;
+    const metrics = await kubectl(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NS}/pods/${operator.metadata.name}:8080/proxy/metrics`]);
+    const calls = [...metrics.matchAll(/^portforward_api_requests_total\{call="(\w+)"\} (\d+)/gm)].map((m) => m[1]);
+    assert.ok(calls.includes('createEndpointSlice'), calls.join(' '));
+    assert.deepEqual(calls.filter((c) => /^(create|replace)Endpoints$/.test(c!)), []);
+  });
+
   it('carries UDP too', async () => {
     const reply = await eventually('a UDP reply', () => client.udp(pf.status.service.clusterIP, 5353, 'ping'), 20_000);
     assert.equal(reply.trim(), 'echo:ping');
@@ -112,11 +128,11 @@ describe('a pod that listens only on 127.0.0.1', () => {
     assert.match(await eventually('traffic to the new pod', () => client.curl(`http://pf-web.${ns.name}.svc:10080/`)), /hello from web/);
   });
 
-  it('leaves no helper, Service or Endpoints behind when deleted', async () => {
+  it('leaves no helper, Service or EndpointSlice behind when deleted', async () => {
     const uid = (await getPf(ns.name, 'web')).metadata.uid;
     await kubectl(['delete', 'pf', '-n', ns.name, 'web', '--wait=true', '--timeout=60s'], { timeoutMs: 70_000 });
     await eventually('helpers gone', async () => (await helpersOf(uid)).length === 0);
-    const leftovers = await getJson(['services,endpoints', '-A', '-l', `portforward.io/owner-uid=${uid}`]);
+    const leftovers = await getJson(['services,endpointslices', '-A', '-l', `portforward.io/owner-uid=${uid}`]);
     assert.deepEqual(leftovers.items.map((o: any) => `${o.kind}/${o.metadata.name}`), []);
   });
 });

@@ -115,8 +115,8 @@ describe('a user who may only create PortForwards in their namespace', () => {
     // give a wrongly started helper the time to show up before asserting there is none
     await new Promise((r) => setTimeout(r, 3000));
     assert.deepEqual(await helpersOf(pf.metadata.uid), []);
-    const endpoints = await getJson(['endpoints', '-n', a.name, 'pf-sneak']);
-    assert.deepEqual(endpoints.subsets ?? [], [], 'the Service leads nowhere');
+    const slice = await getJson(['endpointslice', '-n', a.name, 'pf-sneak']);
+    assert.deepEqual(slice.endpoints ?? [], [], 'the Service leads nowhere');
     // and the user cannot look into B to find out more
     await assert.rejects(as('get', 'pods', '-n', b.name), /forbidden/i);
   });
@@ -254,12 +254,12 @@ describe('a PortForward with a ttl', () => {
       (await kubectl(['get', 'portforwards', '-n', ns.name, '-o', 'name'])).trim() === '', 60_000);
     const goneAfter = Date.now() - created;
     assert.ok(goneAfter >= 10_000, `not before its ttl (${goneAfter} ms)`);
-    await eventually('its helper, Service, Endpoints and proxy Service are gone', async () => {
+    await eventually('its helper, Service, EndpointSlice and proxy Service are gone', async () => {
       const helpers = await helpersOf(uid);
       const proxies = (await getJson(['services', '-n', OPERATOR_NS, '-l', `portforward.io/owner-uid=${uid}`])).items;
       const services = (await getJson(['services', '-n', ns.name])).items.filter((s: any) => s.metadata.name === 'pf-brief');
-      const endpoints = (await getJson(['endpoints', '-n', ns.name])).items.filter((e: any) => e.metadata.name === 'pf-brief');
-      return helpers.length + proxies.length + services.length + endpoints.length === 0;
+      const slices = (await getJson(['endpointslices', '-n', ns.name])).items.filter((e: any) => e.metadata.name === 'pf-brief');
+      return helpers.length + proxies.length + services.length + slices.length === 0;
     }, 60_000);
     const events = await eventsFor(ns.name, 'brief');
     assert.ok(events.some((e) => e.reason === 'Expired'), `an Expired Event: ${events.map((e) => e.reason)}`);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { helperPodFor, templateHash } from '../../src/resources/helper-pod.js';
 import type { ResolvedTarget } from '../../src/api/index.js';
 import { ANNOTATIONS, LABELS, helperPodName, serviceName } from '../../src/resources/names.js';
-import { endpointsFor, serviceFor } from '../../src/resources/service.js';
+import { endpointSliceFor, SLICE_LABELS, serviceFor } from '../../src/resources/service.js';
 import { config, validSpec } from './support/fixtures.js';
 
 const owner = { namespace: 'team-a', name: 'web', uid: 'pf-uid' };
@@ -99,7 +99,7 @@ describe('names', () => {
   });
 });
 
-describe('the Service and Endpoints', () => {
+describe('the Service and EndpointSlice', () => {
   it('expose each port of the spec, without a selector', () => {
     const service = serviceFor(owner, spec);
     assert.equal(service.spec!.selector, undefined);
@@ -111,10 +111,20 @@ describe('the Service and Endpoints', () => {
     assert.equal(service.metadata!.ownerReferences![0]!.controller, true);
   });
 
-  it('list the helper as ready only when it is', () => {
+  it('list the helper as ready only when it is, in a slice kube-proxy ties to the Service', () => {
     const helper = { podName: 'h', podNamespace: 'portforward-system', podIP: '10.1.2.3', nodeName: 'node-7', ready: false };
-    assert.equal(endpointsFor(owner, spec, helper).subsets![0]!.notReadyAddresses![0]!.ip, '10.1.2.3');
-    assert.equal(endpointsFor(owner, spec, { ...helper, ready: true }).subsets![0]!.addresses![0]!.ip, '10.1.2.3');
-    assert.deepEqual(endpointsFor(owner, spec, undefined).subsets, []);
+    const slice = endpointSliceFor(owner, spec, helper);
+    assert.equal(slice.metadata!.labels![SLICE_LABELS.serviceName], serviceFor(owner, spec).metadata!.name);
+    assert.equal(slice.metadata!.labels![SLICE_LABELS.managedBy], 'portforward-operator', 'not the EndpointSlice controller');
+    assert.equal(slice.addressType, 'IPv4');
+    assert.deepEqual(slice.endpoints![0], {
+      addresses: ['10.1.2.3'],
+      conditions: { ready: false, serving: false, terminating: false },
+      nodeName: 'node-7',
+      targetRef: { kind: 'Pod', name: 'h', namespace: 'portforward-system' },
+    });
+    assert.equal(endpointSliceFor(owner, spec, { ...helper, ready: true }).endpoints![0]!.conditions!.ready, true);
+    assert.deepEqual(endpointSliceFor(owner, spec, undefined).endpoints, []);
+    assert.equal(endpointSliceFor(owner, spec, { ...helper, podIP: 'fd00::7' }).addressType, 'IPv6');
   });
 });

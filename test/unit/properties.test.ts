@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { parseSpec } from '../../src/api/index.js';
 import { helperPodFor } from '../../src/resources/helper-pod.js';
 import { proxyServiceFor } from '../../src/resources/proxy-service.js';
-import { serviceFor, endpointsFor } from '../../src/resources/service.js';
+import { serviceFor, endpointSliceFor } from '../../src/resources/service.js';
 import { config } from './support/fixtures.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -78,9 +78,9 @@ it('builders accept every valid spec and produce valid names and matching, uniqu
       const helper = helperPodFor(owner, parsed.spec, target, settings);
       const service = serviceFor(owner, parsed.spec);
       const proxy = proxyServiceFor(owner, parsed.spec, settings);
-      const endpoints = endpointsFor(owner, parsed.spec, { podName: helper.metadata!.name!, podNamespace: config.namespace, podIP: '10.0.0.1', nodeName: 'node-1', ready: true });
+      const slice = endpointSliceFor(owner, parsed.spec, { podName: helper.metadata!.name!, podNamespace: config.namespace, podIP: '10.0.0.1', nodeName: 'node-1', ready: true });
 
-      for (const n of [helper.metadata!.name!, service.metadata!.name!, proxy.metadata!.name!, endpoints.metadata!.name!]) {
+      for (const n of [helper.metadata!.name!, service.metadata!.name!, proxy.metadata!.name!, slice.metadata!.name!]) {
         assert.ok(n.length <= 63 && DNS_LABEL.test(n), n);
       }
       const want = parsed.spec.ports.map((p) => `${p.port}/${p.protocol}`);
@@ -90,8 +90,8 @@ it('builders accept every valid spec and produce valid names and matching, uniqu
         assert.equal(new Set(portNames).size, portNames.length, `Service port names are unique: ${portNames}`);
         assert.ok(portNames.every((p) => p.length <= 63 && DNS_LABEL.test(p)));
       }
-      assert.deepEqual(endpoints.subsets![0]!.ports!.map((p) => `${p.port}/${p.protocol}`), want);
-      assert.deepEqual(endpoints.subsets![0]!.ports!.map((p) => p.name), service.spec!.ports!.map((p) => p.name));
+      assert.deepEqual(slice.ports!.map((p) => `${p.port}/${p.protocol}`), want);
+      assert.deepEqual(slice.ports!.map((p) => p.name), service.spec!.ports!.map((p) => p.name));
       assert.deepEqual(helper.spec!.containers[0]!.ports!.map((p) => `${p.containerPort}/${p.protocol}`), want);
     }),
     { numRuns: 300 },

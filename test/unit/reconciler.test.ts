@@ -87,8 +87,9 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.deepEqual(s?.access?.inCluster, ['pf-web.team-a.svc:10080']);
     assert.deepEqual(s?.access?.apiServerProxy, [`/api/v1/namespaces/portforward-system/services/${proxyServiceName('team-a', 'web')}:10080/proxy/`]);
     assert.equal(s?.access?.portForwardCommand, `kubectl port-forward -n ${OPERATOR_NAMESPACE} pod/${helper.metadata!.name} 10080:10080`);
-    const endpoints = cluster.endpoints.get('team-a', 'pf-web');
-    assert.equal(endpoints?.subsets?.[0]?.addresses?.[0]?.ip, helper.status!.podIP);
+    const slice = cluster.endpointSlices.get('team-a', 'pf-web');
+    assert.deepEqual(slice?.endpoints?.[0]?.addresses, [helper.status!.podIP]);
+    assert.equal(slice?.endpoints?.[0]?.conditions?.ready, true);
     assert.deepEqual(eventReasons(), ['HelperCreated', 'HelperStarting', 'Ready']);
   });
 
@@ -155,13 +156,13 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.deepEqual(probe.asked, []);
   });
 
-  it('lists the helper as not ready in the Endpoints until its probe passes', async () => {
+  it('lists the helper as not ready in the EndpointSlice until its probe passes', async () => {
     await reconcile('team-a/web');
     const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, false);
     await reconcile('team-a/web');
-    const subset = cluster.endpoints.get('team-a', 'pf-web')?.subsets?.[0];
-    assert.equal(subset?.addresses, undefined);
-    assert.equal(subset?.notReadyAddresses?.[0]?.ip, helper.status!.podIP);
+    const endpoint = cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints?.[0];
+    assert.deepEqual(endpoint?.addresses, [helper.status!.podIP]);
+    assert.equal(endpoint?.conditions?.ready, false);
     assert.equal(status().status?.phase, 'Pending');
   });
 
@@ -191,7 +192,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.equal(cluster.pf('team-a', 'web'), undefined, 'the finalizer was removed and the object is gone');
     assert.deepEqual(cluster.helpers(), []);
     assert.equal(cluster.services.get('team-a', 'pf-web'), undefined);
-    assert.equal(cluster.endpoints.get('team-a', 'pf-web'), undefined);
+    assert.equal(cluster.endpointSlices.get('team-a', 'pf-web'), undefined);
   });
 
   it('waits, saying so, while the pod is missing, and tears the helper down', async () => {

@@ -2,7 +2,7 @@
 // and a KubeApi that writes into them with the API server's rules that matter here: uids,
 // resourceVersion conflicts, 409 on create of an existing name, 404 on missing objects, finalizers
 // holding a deleted PortForward, a clusterIP for new Services.
-import type { CoreV1Event, KubernetesObject, V1Endpoints, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { CoreV1Event, KubernetesObject, V1EndpointSlice, V1Endpoints, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { PortForward } from '../../../src/api/index.js';
 import type { KubeApi } from '../../../src/kube/api.js';
 import type { Store } from '../../../src/kube/informer.js';
@@ -40,7 +40,9 @@ export class FakeCluster implements ClusterCache {
   readonly portForwards = new MemoryStore<PortForward>();
   readonly pods = new MemoryStore<V1Pod>();
   readonly services = new MemoryStore<V1Service>();
-  readonly endpoints = new MemoryStore<V1Endpoints>();
+  readonly endpointSlices = new MemoryStore<V1EndpointSlice>();
+  /** v1 Endpoints an older operator version wrote. */
+  readonly legacyEndpoints = new MemoryStore<V1Endpoints>();
   readonly namespaces = new MemoryStore<V1Namespace>();
   readonly events: CoreV1Event[] = [];
   /** Objects outside the operator's label filter: visible to reads, not to the caches. */
@@ -166,12 +168,20 @@ export class FakeCluster implements ClusterCache {
       this.writes++;
       this.services.delete(namespace, name);
     },
-    readEndpoints: async (namespace, name) => this.endpoints.get(namespace, name),
-    createEndpoints: async (endpoints) => this.create(this.endpoints, endpoints),
-    replaceEndpoints: async (endpoints) => this.replace(this.endpoints, endpoints),
+    readEndpointSlice: async (namespace, name) => this.endpointSlices.get(namespace, name),
+    createEndpointSlice: async (slice) => this.create(this.endpointSlices, slice),
+    replaceEndpointSlice: async (slice) => this.replace(this.endpointSlices, slice),
+    deleteEndpointSlice: async (namespace, name) => {
+      this.writes++;
+      this.endpointSlices.delete(namespace, name);
+    },
+    listLegacyEndpoints: async (selector) => {
+      const [key, value] = selector.split('=');
+      return this.legacyEndpoints.list().filter((e) => e.metadata?.labels?.[key!] === value);
+    },
     deleteEndpoints: async (namespace, name) => {
       this.writes++;
-      this.endpoints.delete(namespace, name);
+      this.legacyEndpoints.delete(namespace, name);
     },
     replacePortForward: async (pf) => {
       const current = this.portForwards.get(pf.metadata.namespace!, pf.metadata.name!);
