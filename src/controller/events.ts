@@ -7,10 +7,10 @@ import type { Logger } from 'winston';
 import { API_VERSION, KIND, type PortForward } from '../api/index.js';
 import type { KubeApi } from '../kube/api.js';
 import { describeError } from '../kube/errors.js';
+import type { EventType } from './reasons.js';
 
 export const COMPONENT = 'portforward-operator';
 
-export type EventType = 'Normal' | 'Warning';
 
 export class EventRecorder {
   /** Last reason announced per PortForward uid: the status in the cache can lag our own writes. */

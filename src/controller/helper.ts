@@ -3,7 +3,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { timeMs } from '../kube/time.js';
 import { ANNOTATIONS } from '../resources/names.js';
-import type { Readiness } from './status.js';
+import type { Readiness } from './reasons.js';
 
 export interface HelperPlan {
   /** Helpers to delete now: wrong name (old target), or finished. */
@@ -56,25 +56,21 @@ const STARTING = new Set(['ContainerCreating', 'PodInitializing']);
 /** A helper that just started gets this long to pass its readiness probe before it counts as stuck. */
 export const HELPER_STARTUP_GRACE_MS = 15_000;
 
-/** What the helper's state means, in words a person can act on. */
-export function helperReadiness(
+/** What keeps the helper from serving, in words a person can act on; undefined once it is ready. */
+export function helperNotReady(
   pod: V1Pod | undefined,
   helperName: string,
   helperNamespace: string,
   node: string,
   nowMs: number,
-): Readiness {
+): Readiness | undefined {
   if (!pod) {
     return {
-      phase: 'Pending',
-      status: 'False',
       reason: 'HelperStarting',
       message: `Starting helper pod ${helperNamespace}/${helperName} on node ${node}.`,
     };
   }
-  if (isPodReady(pod)) {
-    return { phase: 'Ready', status: 'True', reason: 'Ready', message: 'The tunnel is up and carries traffic.' };
-  }
+  if (isPodReady(pod)) return undefined;
   const container = pod.status?.containerStatuses?.[0];
   const waiting = container?.state?.waiting;
   const terminated = container?.state?.terminated ?? container?.lastState?.terminated;
@@ -82,8 +78,6 @@ export function helperReadiness(
   if (waiting?.reason && !STARTING.has(waiting.reason)) {
     const last = terminated?.message ? ` Last exit: ${terminated.message.trim()}` : '';
     return {
-      phase: 'Pending',
-      status: 'False',
       reason: 'HelperNotReady',
       message: `Helper pod ${helperName} is waiting: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}.${last} ${inspect}`,
     };
@@ -91,15 +85,11 @@ export function helperReadiness(
   const startedAt = timeMs(container?.state?.running?.startedAt);
   if (!container?.state?.running || (startedAt !== undefined && nowMs - startedAt < HELPER_STARTUP_GRACE_MS)) {
     return {
-      phase: 'Pending',
-      status: 'False',
       reason: 'HelperStarting',
       message: `Helper pod ${helperName} is starting on node ${node} (${pod.status?.phase ?? 'Pending'}).`,
     };
   }
   return {
-    phase: 'Pending',
-    status: 'False',
     reason: 'HelperNotReady',
     message: `Helper pod ${helperName} runs but is not ready: it has not yet entered the target's network namespace and opened its ports. ${inspect}`,
   };
@@ -123,8 +113,6 @@ export function startingHelpersOn(helpers: readonly V1Pod[], node: string): numb
  */
 export function queuedReadiness(node: string, ceiling: number): Readiness {
   return {
-    phase: 'Pending',
-    status: 'False',
     reason: 'HelperQueued',
     message:
       `Waiting to start the helper pod: node ${node} already has as many helpers starting as it takes at once. ` +

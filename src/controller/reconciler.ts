@@ -1,6 +1,6 @@
-// One level-triggered pass over a PortForward: read what is, decide what should be, converge, and
-// write the status. Called with a key only; it never trusts the event that caused it.
-import type { V1Pod } from '@kubernetes/client-node';
+// One level-triggered pass over a PortForward, shaped as controller-rs shapes one: observe what is,
+// decide and act (converge the children), then compose the whole status from what the pass saw and
+// did, and write it once. Called with a key only; it never trusts the event that caused it.
 import type { Logger } from 'winston';
 import { ownerOf, parseSpec, type Owner, type PortForward, type PortForwardSpec, type PortForwardStatus, type ResolvedTarget } from '../api/index.js';
 import type { Config } from '../config.js';
@@ -11,17 +11,18 @@ import { rfc3339, timeMs } from '../kube/time.js';
 import { healthPort, helperPodFor, type HelperSettings } from '../resources/helper-pod.js';
 import { proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
 import { proxyServiceFor } from '../resources/proxy-service.js';
-import { endpointSliceFor, serviceFor } from '../resources/service.js';
+import { endpointSliceFor, serviceFor, type HelperEndpoint } from '../resources/service.js';
 import { addFinalizer, allHelpers, cachedHelpers, deleteHelpers, hasFinalizer, ownerSelector, removeFinalizer } from './cleanup.js';
-import type { EventRecorder, EventType } from './events.js';
+import type { EventRecorder } from './events.js';
 import { expiresAtMs } from './expiry.js';
-import { HELPER_STARTUP_GRACE_MS, helperReadiness, isPodReady, planHelper, queuedReadiness, startingHelpersOn } from './helper.js';
+import { HELPER_STARTUP_GRACE_MS, helperNotReady, isPodReady, planHelper, queuedReadiness, startingHelpersOn } from './helper.js';
+import { eventTypeOf, type Readiness } from './reasons.js';
 import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, resultOfError, type Result } from './result.js';
-import { deleteOwnedChildren, syncEndpointSlice, syncProxyService, syncService } from './service-sync.js';
-import { accessFor, composeStatus, portsSummary, readyCondition, sameStatus, type Observed, type Readiness } from './status.js';
+import { deleteOwnedChildren, isOwnedBy, syncEndpointSlice, syncProxyService, syncService } from './service-sync.js';
+import { DEFAULT_START_LIMITS, StartLimits } from './start-limit.js';
+import { accessFor, composeStatus, portsSummary, readyCondition, sameStatus, type Observed } from './status.js';
 import { resolveTarget, type TargetLookup } from './target.js';
 import { checkTraffic, type TunnelProbe } from './traffic-check.js';
-import { DEFAULT_START_LIMITS, StartLimits } from './start-limit.js';
 
 export type ReconcilerConfig = Pick<
   Config,
@@ -47,20 +48,23 @@ const START_SLOT_RECHECK_MS = 2000;
 /** How soon to look again while an old helper still holds the name of its replacement. */
 const NAME_FREED_RECHECK_MS = 2000;
 
-/** Reasons worth a Warning Event even though the phase is not Failed. */
-const WARNING_REASONS = new Set(['HelperNotReady', 'HelperCreateFailed', 'TargetPortClosed', 'TunnelCheckFailed']);
-
-type BaseStatus = Pick<Observed, 'generation' | 'ports' | 'expiresAt'>;
-
-/** What one pass has established before it looks at the target. */
+/**
+ * What a pass has seen and done so far. Each step adds what it established; the status is composed
+ * from all of it at the end, so a Service that exists is in the status whatever stopped the pass.
+ */
 interface Pass {
   pf: PortForward;
   owner: Owner;
-  spec: PortForwardSpec;
-  base: BaseStatus;
-  now: number;
-  clusterIP: string | undefined;
+  observed: Omit<Observed, 'readiness'>;
 }
+
+/** How a pass ends: the Ready condition it decided (none: nothing was established, keep the status) and when to look again. */
+interface Verdict {
+  readiness?: Readiness;
+  result: Result;
+}
+
+const retrySoon: Verdict = { result: requeueAfter(CONFLICT_RETRY_MS) };
 
 export function splitKey(key: string): [namespace: string, name: string] {
   const slash = key.indexOf('/');
@@ -127,63 +131,62 @@ export class Reconciler {
 
   private async converge(cached: PortForward, log: Logger): Promise<Result> {
     const pf = await onPrimary(addFinalizer(this.api, cached));
-    const owner = ownerOf(pf);
-    const generation = pf.metadata.generation;
+    const pass: Pass = { pf, owner: ownerOf(pf), observed: { generation: pf.metadata.generation } };
+    const verdict = await this.decide(pass, log);
+    if (verdict.readiness) await this.publish(pf, { ...pass.observed, readiness: verdict.readiness }, log);
+    if (verdict.readiness?.reason === 'Expired') {
+      await onPrimary(this.api.deletePortForward(pass.owner.namespace, pass.owner.name, pass.owner.uid));
+      log.info('deleted expired PortForward', { expiresAt: pass.observed.expiresAt });
+    }
+    return verdict.result;
+  }
 
+  /** The spec, the ttl and the Services; then the tunnel behind them. */
+  private async decide(pass: Pass, log: Logger): Promise<Verdict> {
+    const { pf, owner, observed } = pass;
     const parsed = parseSpec(pf.spec);
     if (!parsed.ok) {
-      await this.removeHelpers(owner, log, 'spec is invalid');
-      await this.publish(pf, { generation, readiness: invalidSpec(pf, parsed.message) }, log);
-      return done; // terminal until the spec changes, which enqueues it again
+      await this.stopTunnel(owner, log, 'spec is invalid');
+      return { readiness: invalidSpec(pf, parsed.message), result: done }; // terminal until the spec changes, which enqueues it again
     }
     const spec = parsed.spec;
+    observed.ports = portsSummary(spec);
 
     const now = this.now();
     const expiresAt = expiresAtMs(timeMs(pf.metadata.creationTimestamp) ?? now, spec.ttl, this.config.maxTtlSeconds);
-    const base: BaseStatus = {
-      generation,
-      ports: portsSummary(spec),
-      expiresAt: expiresAt === undefined ? undefined : rfc3339(expiresAt),
-    };
-    if (expiresAt !== undefined && expiresAt <= now) return this.expire(pf, base, log);
+    if (expiresAt !== undefined) observed.expiresAt = rfc3339(expiresAt);
+    if (expiresAt !== undefined && expiresAt <= now) {
+      return { readiness: { reason: 'Expired', message: `The ttl ran out at ${observed.expiresAt}; the PortForward is being deleted.` }, result: done };
+    }
     const untilExpiry = expiresAt === undefined ? undefined : expiresAt - now;
 
     // The Service first: it is the user's stable address, and a name taken by someone else stops everything.
     const service = await syncService(this.api, this.cache.services, owner, serviceFor(owner, spec));
-    if (service.kind === 'retry') return requeueAfter(CONFLICT_RETRY_MS);
-    if (service.kind === 'conflict') return notAfter(await this.serviceConflict(pf, base, service.message, log), untilExpiry);
+    if (service.kind === 'retry') return retrySoon;
+    if (service.kind === 'conflict') return this.serviceConflict(owner, service.message, untilExpiry, log);
+    observed.service = { namespace: owner.namespace, name: service.object.metadata!.name!, clusterIP: service.object.spec?.clusterIP };
+    observed.access = this.access(spec, owner, undefined);
     const proxy = await syncProxyService(this.api, this.cache.services, owner, proxyServiceFor(owner, spec, this.helperSettings));
-    if (proxy.kind === 'retry') return requeueAfter(CONFLICT_RETRY_MS);
-    if (proxy.kind === 'conflict') return notAfter(await this.serviceConflict(pf, base, proxy.message, log), untilExpiry);
-    const pass: Pass = { pf, owner, spec, base, now, clusterIP: service.object.spec?.clusterIP };
-    return notAfter(await this.syncTunnel(pass, log), untilExpiry);
+    if (proxy.kind === 'retry') return retrySoon;
+    if (proxy.kind === 'conflict') return this.serviceConflict(owner, proxy.message, untilExpiry, log);
+
+    const verdict = await this.tunnel(pass, spec, log);
+    return { ...verdict, result: notAfter(verdict.result, untilExpiry) };
   }
 
-  /** Target, helper and EndpointSlice, then the status that describes them. */
-  private async syncTunnel(pass: Pass, log: Logger): Promise<Result> {
-    const { pf, owner, spec, base, now } = pass;
-    const serviceName = serviceNameOf(owner.name);
-    const service = { namespace: owner.namespace, name: serviceName, clusterIP: pass.clusterIP };
-    const at = {
-      serviceName,
-      serviceNamespace: owner.namespace,
-      helperNamespace: this.config.namespace,
-      proxyServiceName: proxyServiceName(owner.namespace, owner.name),
-    };
-
+  /** The target, its helper and the EndpointSlice that leads to it, and whether traffic flows. */
+  private async tunnel(pass: Pass, spec: PortForwardSpec, log: Logger): Promise<Verdict> {
+    const { pf, owner, observed } = pass;
     const resolution = resolveTarget(owner.namespace, spec.target, this.lookup, pf.status?.target?.uid);
     if (!resolution.ok) {
       // No target, no tunnel: a helper must not keep relaying into a pod the PortForward may no longer reach.
       await this.removeHelpers(owner, log, resolution.reason);
-      const endpoints = await syncEndpointSlice(this.api, this.cache.endpointSlices, owner, endpointSliceFor(owner, spec, undefined));
-      if (endpoints.kind === 'retry') return requeueAfter(CONFLICT_RETRY_MS);
-      if (endpoints.kind === 'conflict') return this.serviceConflict(pf, base, endpoints.message, log);
-      const { phase, reason, message } = resolution;
-      const readiness: Readiness = { phase, status: 'False', reason, message };
-      await this.publish(pf, { ...base, readiness, service, access: accessFor(spec, { ...at, helperPod: undefined }) }, log);
-      return done; // pod and namespace events bring the change that lets it go on
+      const blocked = await this.syncSlice(pass, spec, undefined, log);
+      if (blocked) return blocked;
+      return { readiness: { reason: resolution.reason, message: resolution.message }, result: done }; // pod and namespace events bring the change
     }
     const target = resolution.target;
+    observed.target = target;
 
     const desired = helperPodFor(owner, spec, target, this.helperSettings);
     const helperName = desired.metadata!.name!;
@@ -191,52 +194,53 @@ export class Reconciler {
     await deleteHelpers(this.api, plan.remove, log, 'replaced by a helper for the current target and spec');
     // An outdated helper keeps serving until its node has a start slot for the replacement.
     let helper = plan.current;
-    if (plan.outdated && this.hasStartSlot(target.node)) {
-      await deleteHelpers(this.api, [plan.outdated], log, 'replaced by a helper with the current template');
-    } else if (plan.outdated) {
-      helper = plan.outdated;
-    }
+    const waitsForSlot = plan.outdated !== undefined && !this.hasStartSlot(target.node);
+    if (plan.outdated && waitsForSlot) helper = plan.outdated;
+    else if (plan.outdated) await deleteHelpers(this.api, [plan.outdated], log, 'replaced by a helper with the current template');
+
+    // The slice follows the helper that serves now (none, once the old one is gone): never a deleted helper's IP.
+    const helperIP = helper?.status?.podIP;
+    const endpoint: HelperEndpoint | undefined =
+      helper && helperIP
+        ? { podName: helper.metadata!.name!, podNamespace: this.config.namespace, podIP: helperIP, nodeName: target.node, ready: isPodReady(helper) }
+        : undefined;
+    const blocked = await this.syncSlice(pass, spec, endpoint, log);
+    if (blocked) return blocked;
+
     if (plan.create) {
       if (!this.hasStartSlot(target.node)) {
-        await this.publish(pf, { ...base, target, readiness: queuedReadiness(target.node, this.config.helperMaxStartingPerNode) }, log);
-        return requeueAfter(START_SLOT_RECHECK_MS);
+        return { readiness: queuedReadiness(target.node, this.config.helperMaxStartingPerNode), result: requeueAfter(START_SLOT_RECHECK_MS) };
       }
-      const ended = await this.createHelper(pf, desired, target, base, log);
-      if (ended) return ended;
+      const failure = await this.createHelper(pf, desired, target, log);
+      if (failure) return failure;
+    }
+    const helperExists = helper !== undefined || plan.create;
+    if (helperExists) {
+      observed.helper = { namespace: this.config.namespace, pod: helper?.metadata?.name ?? helperName, ...(helperIP ? { podIP: helperIP } : {}) };
+      observed.access = this.access(spec, owner, observed.helper.pod);
     }
 
-    const helperIP = helper?.status?.podIP;
-    const endpoint =
-      helper && helperIP
-        ? { podName: helperName, podNamespace: this.config.namespace, podIP: helperIP, nodeName: target.node, ready: isPodReady(helper) }
-        : undefined;
-    const endpoints = await syncEndpointSlice(this.api, this.cache.endpointSlices, owner, endpointSliceFor(owner, spec, endpoint));
-    if (endpoints.kind === 'retry') return requeueAfter(CONFLICT_RETRY_MS);
-    if (endpoints.kind === 'conflict') return this.serviceConflict(pf, base, endpoints.message, log);
-
-    const access = accessFor(spec, { ...at, helperPod: helperName });
-    let readiness = helperReadiness(helper, helperName, this.config.namespace, target.node, now);
+    let notReady = helperNotReady(helper, helperName, this.config.namespace, target.node, this.now());
     let recheckMs: number | undefined;
-    if (readiness.status === 'True' && helperIP && this.config.readyCheck === 'traffic') {
+    if (!notReady && helperIP && this.config.readyCheck === 'traffic') {
       const verdict = await checkTraffic(this.probe, {
         spec,
         target,
         helperName,
         helperIP,
         healthPort: this.helperSettings.dataPath === 'splice' ? healthPort(spec) : undefined,
-        clusterIP: pass.clusterIP,
+        clusterIP: observed.service?.clusterIP,
       });
-      if (verdict.notReady) [readiness, recheckMs] = [verdict.notReady, verdict.recheckMs];
+      [notReady, recheckMs] = [verdict.notReady, verdict.recheckMs];
     }
-    if (readiness.status === 'True') readiness = { ...readiness, message: readyMessage(spec, access, target) };
-    const helperStatus = { namespace: this.config.namespace, pod: helperName, ...(helperIP ? { podIP: helperIP } : {}) };
-    await this.publish(pf, { ...base, readiness, target, helper: helperStatus, service, access }, log);
-
-    if (readiness.status === 'True') return plan.outdated && helper === plan.outdated ? requeueAfter(START_SLOT_RECHECK_MS) : done;
+    if (!notReady) {
+      const readiness: Readiness = { reason: 'Ready', message: readyMessage(spec, observed.access!, target) };
+      return { readiness, result: waitsForSlot ? requeueAfter(START_SLOT_RECHECK_MS) : done };
+    }
     // Pod events bring most changes; this re-check covers a helper that never turns ready, a target
     // port that opens later, a Service kube-proxy has not programmed yet, and an old helper still
     // holding the name the new one needs.
-    return requeueAfter(recheckMs ?? (plan.current || plan.create ? HELPER_STARTUP_GRACE_MS : NAME_FREED_RECHECK_MS));
+    return { readiness: notReady, result: requeueAfter(recheckMs ?? (helperExists ? HELPER_STARTUP_GRACE_MS : NAME_FREED_RECHECK_MS)) };
   }
 
   /** Whether another helper may start (or be replaced) on node now: see StartLimits. */
@@ -246,35 +250,15 @@ export class Reconciler {
     return startingHelpersOn(helpers, node) < this.startLimits.limitFor(node);
   }
 
-  /** Creates the helper; returns a Result when the pass should end here. */
-  private async createHelper(
-    pf: PortForward,
-    desired: V1Pod,
-    target: ResolvedTarget,
-    base: BaseStatus,
-    log: Logger,
-  ): Promise<Result | undefined> {
+  /** Creates the helper; returns the Verdict when that failed. */
+  private async createHelper(pf: PortForward, desired: ReturnType<typeof helperPodFor>, target: ResolvedTarget, log: Logger): Promise<Verdict | undefined> {
     const name = desired.metadata!.name!;
     try {
       await this.api.createPod(desired);
     } catch (err) {
-      if (isApiError(err, 409)) return requeueAfter(CONFLICT_RETRY_MS); // our cache has not seen it yet
-      const reason = describeError(err).message;
-      await this.publish(
-        pf,
-        {
-          ...base,
-          target,
-          readiness: {
-            phase: 'Pending',
-            status: 'False',
-            reason: 'HelperCreateFailed',
-            message: `Could not create helper pod ${this.config.namespace}/${name}: ${reason}`,
-          },
-        },
-        log,
-      );
-      return failed(err);
+      if (isApiError(err, 409)) return retrySoon; // our cache has not seen it yet
+      const message = `Could not create helper pod ${this.config.namespace}/${name}: ${describeError(err).message}`;
+      return { readiness: { reason: 'HelperCreateFailed', message }, result: failed(err) };
     }
     log.info('created helper pod', { helper: name, node: target.node, target: `${target.namespace}/${target.pod}` });
     await this.events.record(
@@ -287,39 +271,42 @@ export class Reconciler {
     return undefined;
   }
 
-  private async expire(pf: PortForward, base: BaseStatus, log: Logger): Promise<Result> {
-    await this.publish(
-      pf,
-      {
-        ...base,
-        readiness: {
-          phase: 'Expired',
-          status: 'False',
-          reason: 'Expired',
-          message: `The ttl ran out at ${base.expiresAt}; the PortForward is being deleted.`,
-        },
-      },
-      log,
-    );
-    await onPrimary(this.api.deletePortForward(pf.metadata.namespace!, pf.metadata.name!, pf.metadata.uid!));
-    log.info('deleted expired PortForward', { expiresAt: base.expiresAt });
-    return done;
+  /** Writes the EndpointSlice; returns the Verdict when the pass cannot go on (retry, or someone else's slice). */
+  private async syncSlice(pass: Pass, spec: PortForwardSpec, endpoint: HelperEndpoint | undefined, log: Logger): Promise<Verdict | undefined> {
+    const slice = await syncEndpointSlice(this.api, this.cache.endpointSlices, pass.owner, endpointSliceFor(pass.owner, spec, endpoint));
+    if (slice.kind === 'retry') return retrySoon;
+    if (slice.kind === 'conflict') return this.serviceConflict(pass.owner, slice.message, undefined, log);
+    return undefined;
   }
 
-  private async serviceConflict(
-    pf: PortForward,
-    base: BaseStatus,
-    message: string,
-    log: Logger,
-  ): Promise<Result> {
-    await this.removeHelpers(ownerOf(pf), log, 'ServiceNameConflict');
-    await this.publish(pf, { ...base, readiness: { phase: 'Failed', status: 'False', reason: 'ServiceNameConflict', message } }, log);
+  private async serviceConflict(owner: Owner, message: string, untilExpiry: number | undefined, log: Logger): Promise<Verdict> {
+    await this.stopTunnel(owner, log, 'ServiceNameConflict');
     // The other object is outside our caches (they hold only our own), so its removal sends no event: look again.
-    return requeueAfter(CONFLICT_RECHECK_MS);
+    return { readiness: { reason: 'ServiceNameConflict', message }, result: notAfter(requeueAfter(CONFLICT_RECHECK_MS), untilExpiry) };
+  }
+
+  /** No helper, and no endpoint left in our EndpointSlice: a deleted helper's IP may soon be another pod's. */
+  private async stopTunnel(owner: Owner, log: Logger, why: string): Promise<void> {
+    await this.removeHelpers(owner, log, why);
+    const name = serviceNameOf(owner.name);
+    const slice = this.cache.endpointSlices.get(owner.namespace, name);
+    if (slice?.endpoints?.length && isOwnedBy(slice, owner.uid)) {
+      await this.api.replaceEndpointSlice({ ...slice, endpoints: [] });
+    }
   }
 
   private async removeHelpers(owner: Owner, log: Logger, why: string): Promise<void> {
     await deleteHelpers(this.api, cachedHelpers(this.cache.pods, this.config.namespace, owner.uid), log, why);
+  }
+
+  private access(spec: PortForwardSpec, owner: Owner, helperPod: string | undefined): NonNullable<PortForwardStatus['access']> {
+    return accessFor(spec, {
+      serviceName: serviceNameOf(owner.name),
+      serviceNamespace: owner.namespace,
+      helperNamespace: this.config.namespace,
+      proxyServiceName: proxyServiceName(owner.namespace, owner.name),
+      helperPod,
+    });
   }
 
   /** Writes the full status when it changed, and an Event when the Ready reason changed. */
@@ -330,16 +317,13 @@ export class Reconciler {
       await onPrimary(this.api.replacePortForwardStatus({ ...pf, status }));
       log.debug('status written', { phase: status.phase, reason: observed.readiness.reason });
     }
-    const { readiness } = observed;
-    const type: EventType = readiness.phase === 'Failed' || WARNING_REASONS.has(readiness.reason) ? 'Warning' : 'Normal';
-    await this.events.transition(pf, readyCondition(previous)?.reason, type, readiness.reason, readiness.message, log);
+    const { reason, message } = observed.readiness;
+    await this.events.transition(pf, readyCondition(previous)?.reason, eventTypeOf(reason), reason, message, log);
   }
 }
 
 function invalidSpec(pf: PortForward, problems: string): Readiness {
   return {
-    phase: 'Failed',
-    status: 'False',
     reason: 'InvalidSpec',
     message: `The spec is invalid: ${problems}. Fix it with: kubectl edit portforward ${pf.metadata.name} -n ${pf.metadata.namespace}`,
   };

@@ -1,18 +1,9 @@
 // The status a pass writes: built in full from what the pass observed, conditions keeping their
 // lastTransitionTime while their status holds, and compared canonically so an unchanged status
 // is not written again.
-import type { Condition, Phase, PortForwardSpec, PortForwardStatus } from '../api/index.js';
+import type { Condition, PortForwardSpec, PortForwardStatus } from '../api/index.js';
+import { isReady, phaseOf, type Readiness } from './reasons.js';
 import { canonical } from '../util/canonical.js';
-
-export type ConditionStatus = Condition['status'];
-
-/** The Ready condition and the phase it implies, as decided by a pass. */
-export interface Readiness {
-  phase: Phase;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-}
 
 export const READY = 'Ready';
 
@@ -95,7 +86,7 @@ export function composeStatus(previous: PortForwardStatus | undefined, observed:
     previous?.conditions,
     {
       type: READY,
-      status: readiness.status,
+      status: isReady(readiness) ? 'True' : 'False',
       reason: readiness.reason,
       message: readiness.message,
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
@@ -103,7 +94,7 @@ export function composeStatus(previous: PortForwardStatus | undefined, observed:
     now,
   );
   const status: PortForwardStatus = {
-    phase: readiness.phase,
+    phase: phaseOf(readiness.reason),
     observedGeneration: generation,
     conditions,
     ports: observed.ports,

@@ -1,7 +1,11 @@
 // Which pod a PortForward enters: the named pod, or one ready pod matching the selector; and
 // whether the PortForward may reach into that namespace at all.
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import type { Phase, TargetSpec } from '../api/index.js';
+import type { TargetSpec } from '../api/index.js';
+import type { Reason } from './reasons.js';
+
+/** Why a target does not resolve (the phase each means is in reasons.ts). */
+export type TargetReason = Extract<Reason, 'TargetNotFound' | 'TargetNotRunning' | 'NoMatchingPod' | 'TargetUsesHostNetwork' | 'CrossNamespaceNotAllowed'>;
 import { timeMs } from '../kube/time.js';
 import type { ResolvedTarget } from '../api/index.js';
 import { ANNOTATIONS } from '../resources/names.js';
@@ -9,7 +13,7 @@ import { formatSelector, matchesSelector } from './selector.js';
 
 export type TargetResolution =
   | { ok: true; target: ResolvedTarget; pod: V1Pod }
-  | { ok: false; phase: Extract<Phase, 'Pending' | 'Failed'>; reason: string; message: string };
+  | { ok: false; reason: TargetReason; message: string };
 
 export interface TargetLookup {
   namespace(name: string): V1Namespace | undefined;
@@ -64,7 +68,6 @@ function resolved(pod: V1Pod): { ok: true; target: ResolvedTarget; pod: V1Pod } 
 function hostNetworkRefusal(pod: V1Pod): TargetResolution {
   return {
     ok: false,
-    phase: 'Failed',
     reason: 'TargetUsesHostNetwork',
     message:
       `Pod "${pod.metadata?.name}" uses the node's network (hostNetwork: true); entering it would expose the node's own ` +
@@ -94,7 +97,6 @@ export function resolveTarget(
     const value = [...existing, pfNamespace].join(',');
     return {
       ok: false,
-      phase: 'Failed',
       reason: 'CrossNamespaceNotAllowed',
       message:
         `Namespace "${namespace}" does not allow PortForwards from namespace "${pfNamespace}". ` +
@@ -109,7 +111,6 @@ export function resolveTarget(
     if (!pod) {
       return {
         ok: false,
-        phase: 'Pending',
         reason: 'TargetNotFound',
         message: `Pod "${target.pod}" was not found in namespace "${namespace}"; the tunnel starts when it exists.`,
       };
@@ -119,7 +120,6 @@ export function resolveTarget(
       const state = pod.metadata?.deletionTimestamp ? 'terminating' : `${pod.status?.phase ?? 'Pending'}, not running on a node`;
       return {
         ok: false,
-        phase: 'Pending',
         reason: 'TargetNotRunning',
         message: `Pod "${target.pod}" in namespace "${namespace}" is ${state}; the tunnel starts when it runs.`,
       };
@@ -140,7 +140,6 @@ export function resolveTarget(
   const notReady = matching.length ? ` (${matching.length} match but none is running and ready)` : '';
   return {
     ok: false,
-    phase: 'Pending',
     reason: 'NoMatchingPod',
     message: `No running, ready pod in namespace "${namespace}" matches ${formatSelector(selector)}${notReady}; the tunnel starts when one does.`,
   };

@@ -2,7 +2,7 @@
 // target port takes traffic, and a connection through the Service's cluster IP reaches the helper
 // (kube-proxy has programmed it). What each failure means, in words a person can act on.
 import type { PortForwardSpec, ResolvedTarget } from '../api/index.js';
-import type { Readiness } from './status.js';
+import type { Reason, Readiness } from './reasons.js';
 
 /** One relayed port as the helper reports it (pf-relay's GET /ports). */
 export interface PortState {
@@ -85,6 +85,6 @@ function closedPorts(closed: readonly PortState[], target: ResolvedTarget): Read
   );
 }
 
-function pending(reason: string, message: string): Readiness {
-  return { phase: 'Pending', status: 'False', reason, message };
+function pending(reason: Reason, message: string): Readiness {
+  return { reason, message };
 }

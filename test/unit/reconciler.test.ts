@@ -207,6 +207,20 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.ok(cluster.services.get('team-a', 'pf-web'), 'the Service (the address) stays');
   });
 
+  it('a spec edited to be invalid stops the tunnel: no helper, and no endpoint left pointing at its IP', async () => {
+    await reconcile('team-a/web');
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    await reconcile('team-a/web');
+    assert.deepEqual(cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints?.[0]?.addresses, [helper.status!.podIP]);
+
+    const pf = cluster.pf('team-a', 'web')!;
+    cluster.portForwards.put({ ...pf, spec: { ...webSpec, ports: [{ port: 0 }] } });
+    await reconcile('team-a/web');
+    assert.equal(status().ready?.reason, 'InvalidSpec');
+    assert.deepEqual(cluster.helpers(), []);
+    assert.deepEqual(cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints, [], 'a reused IP would otherwise get the traffic');
+  });
+
   it('replaces the helper when the ports change', async () => {
     await reconcile('team-a/web');
     const before = cluster.helpers()[0]!;
@@ -232,6 +246,9 @@ describe('many PortForwards on one node', () => {
     assert.equal(cluster.helpers().length, 2);
     const queued = status('c');
     assert.equal(queued.ready?.reason, 'HelperQueued');
+    assert.equal(queued.status?.service?.name, 'pf-c', 'the Service exists, so the status says where it is');
+    assert.deepEqual(queued.status?.access?.inCluster, ['pf-c.team-a.svc:10080']);
+    assert.equal(queued.status?.target?.pod, 'nginx');
     assert.match(queued.ready!.message, /node node-1 already has as many helpers starting as it takes at once\. .*\(at most 2, HELPER_MAX_STARTING_PER_NODE\)/);
     assert.equal(cluster.helpers().length, 2, 'no helper for the queued one yet');
 

@@ -51,7 +51,7 @@ describe('the status summary', () => {
   });
 
   it('is unchanged when only key order differs, as it does after a round trip through the API server', () => {
-    const readiness = { phase: 'Ready' as const, status: 'True' as const, reason: 'Ready', message: 'up' };
+    const readiness = { reason: 'Ready' as const, message: 'up' };
     const status = composeStatus(undefined, { generation: 2, readiness, ports: '80/TCP' }, T1);
     const reverseKeys = (v: unknown): unknown =>
       Array.isArray(v) ? v.map(reverseKeys)

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { resolveTarget, type TargetLookup } from '../../src/controller/target.js';
 import { pod, validSpec } from './support/fixtures.js';
+import { phaseOf } from '../../src/controller/reasons.js';
 
 function lookup(pods: V1Pod[], namespaces: Record<string, Record<string, string>> = {}): TargetLookup {
   return {
@@ -26,21 +27,21 @@ describe('a named target', () => {
   it('that does not exist yet is Pending TargetNotFound', () => {
     const r = resolveTarget('team-a', byName('nginx'), lookup([]));
     assert.ok(!r.ok);
-    assert.deepEqual([r.phase, r.reason], ['Pending', 'TargetNotFound']);
+    assert.deepEqual([phaseOf(r.reason), r.reason], ['Pending', 'TargetNotFound']);
   });
 
   it('that is not running yet, or is terminating, is Pending TargetNotRunning', () => {
     for (const p of [pod('team-a', 'nginx', { phase: 'Pending' }), pod('team-a', 'nginx', { deleting: true })]) {
       const r = resolveTarget('team-a', byName('nginx'), lookup([p]));
       assert.ok(!r.ok);
-      assert.deepEqual([r.phase, r.reason], ['Pending', 'TargetNotRunning']);
+      assert.deepEqual([phaseOf(r.reason), r.reason], ['Pending', 'TargetNotRunning']);
     }
   });
 
   it('on the host network is refused: Failed TargetUsesHostNetwork', () => {
     const r = resolveTarget('team-a', byName('nginx'), lookup([pod('team-a', 'nginx', { hostNetwork: true })]));
     assert.ok(!r.ok);
-    assert.deepEqual([r.phase, r.reason], ['Failed', 'TargetUsesHostNetwork']);
+    assert.deepEqual([phaseOf(r.reason), r.reason], ['Failed', 'TargetUsesHostNetwork']);
   });
 });
 
@@ -78,7 +79,7 @@ describe('a selected target', () => {
   it('with no eligible pod is Pending NoMatchingPod, naming the selector', () => {
     const r = resolveTarget('team-a', bySelector({ app: 'web' }), lookup([web('web-a', { ready: false })]));
     assert.ok(!r.ok);
-    assert.deepEqual([r.phase, r.reason], ['Pending', 'NoMatchingPod']);
+    assert.deepEqual([phaseOf(r.reason), r.reason], ['Pending', 'NoMatchingPod']);
     assert.match(r.message, /app=web \(1 match but none is running and ready\)/);
   });
 
@@ -106,7 +107,7 @@ describe('a target in another namespace', () => {
   it('is refused otherwise, with the exact annotation to add', () => {
     const r = resolveTarget('team-a', target, lookup(pods, { db: { 'portforward.io/allow-from': 'team-b' } }));
     assert.ok(!r.ok);
-    assert.deepEqual([r.phase, r.reason], ['Failed', 'CrossNamespaceNotAllowed']);
+    assert.deepEqual([phaseOf(r.reason), r.reason], ['Failed', 'CrossNamespaceNotAllowed']);
     assert.match(r.message, /kubectl annotate namespace db portforward\.io\/allow-from=team-b,team-a --overwrite/);
   });
 
