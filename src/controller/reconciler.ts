@@ -15,11 +15,11 @@ import { endpointSliceFor, serviceFor, type HelperEndpoint } from '../resources/
 import { addFinalizer, allHelpers, cachedHelpers, deleteHelpers, hasFinalizer, ownerSelector, removeFinalizer } from './cleanup.js';
 import type { EventRecorder } from './events.js';
 import { expiresAtMs } from './expiry.js';
-import { HELPER_STARTUP_GRACE_MS, helperNotReady, isPodReady, planHelper, queuedReadiness, startingHelpersOn } from './helper.js';
+import { HELPER_STARTUP_GRACE_MS, helperNotReady, isPodReady, planHelper, queuedReadiness } from './helper.js';
 import { eventTypeOf, type Readiness } from './reasons.js';
 import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, resultOfError, type Result } from './result.js';
 import { deleteOwnedChildren, isOwnedBy, syncEndpointSlice, syncProxyService, syncService } from './service-sync.js';
-import { DEFAULT_START_LIMITS, StartLimits } from './start-limit.js';
+import { DEFAULT_START_LIMITS, StartLimits, type Reservation } from './start-limit.js';
 import { accessFor, composeStatus, portsSummary, readyCondition, sameStatus, type Observed } from './status.js';
 import { resolveTarget, type TargetLookup } from './target.js';
 import { checkTraffic, type TunnelProbe } from './traffic-check.js';
@@ -194,9 +194,12 @@ export class Reconciler {
     await deleteHelpers(this.api, plan.remove, log, 'replaced by a helper for the current target and spec');
     // An outdated helper keeps serving until its node has a start slot for the replacement.
     let helper = plan.current;
-    const waitsForSlot = plan.outdated !== undefined && !this.hasStartSlot(target.node);
-    if (plan.outdated && waitsForSlot) helper = plan.outdated;
-    else if (plan.outdated) await deleteHelpers(this.api, [plan.outdated], log, 'replaced by a helper with the current template');
+    let waitsForSlot = false;
+    if (plan.outdated) {
+      const slot = this.takeStartSlot(target.node, 'delete', plan.outdated.metadata?.uid);
+      if (slot) await this.withSlot(slot, () => deleteHelpers(this.api, [plan.outdated!], log, 'replaced by a helper with the current template'));
+      else [helper, waitsForSlot] = [plan.outdated, true];
+    }
 
     // The slice follows the helper that serves now (none, once the old one is gone): never a deleted helper's IP.
     const helperIP = helper?.status?.podIP;
@@ -208,10 +211,11 @@ export class Reconciler {
     if (blocked) return blocked;
 
     if (plan.create) {
-      if (!this.hasStartSlot(target.node)) {
+      const slot = this.takeStartSlot(target.node, 'create');
+      if (!slot) {
         return { readiness: queuedReadiness(target.node, this.config.helperMaxStartingPerNode), result: requeueAfter(START_SLOT_RECHECK_MS) };
       }
-      const failure = await this.createHelper(pf, desired, target, log);
+      const failure = await this.withSlot(slot, () => this.createHelper(pf, desired, target, slot, log));
       if (failure) return failure;
     }
     const helperExists = helper !== undefined || plan.create;
@@ -243,19 +247,34 @@ export class Reconciler {
     return { readiness: notReady, result: requeueAfter(recheckMs ?? (helperExists ? HELPER_STARTUP_GRACE_MS : NAME_FREED_RECHECK_MS)) };
   }
 
-  /** Whether another helper may start (or be replaced) on node now: see StartLimits. */
-  private hasStartSlot(node: string): boolean {
-    const helpers = allHelpers(this.cache.pods, this.config.namespace);
-    this.startLimits.observe(helpers);
-    return startingHelpersOn(helpers, node) < this.startLimits.limitFor(node);
+  /** A start slot on node for creating or replacing a helper, if one is free: see StartLimits. */
+  private takeStartSlot(node: string, kind: Reservation['kind'], uid?: string): Reservation | undefined {
+    return this.startLimits.take(node, allHelpers(this.cache.pods, this.config.namespace), kind, uid);
+  }
+
+  /** Runs the write the slot was taken for; a write that failed gives the slot back. */
+  private async withSlot<T>(slot: Reservation, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      this.startLimits.release(slot);
+      throw err;
+    }
   }
 
   /** Creates the helper; returns the Verdict when that failed. */
-  private async createHelper(pf: PortForward, desired: ReturnType<typeof helperPodFor>, target: ResolvedTarget, log: Logger): Promise<Verdict | undefined> {
+  private async createHelper(
+    pf: PortForward,
+    desired: ReturnType<typeof helperPodFor>,
+    target: ResolvedTarget,
+    slot: Reservation,
+    log: Logger,
+  ): Promise<Verdict | undefined> {
     const name = desired.metadata!.name!;
     try {
-      await this.api.createPod(desired);
+      slot.uid = (await this.api.createPod(desired)).metadata?.uid;
     } catch (err) {
+      this.startLimits.release(slot);
       if (isApiError(err, 409)) return retrySoon; // our cache has not seen it yet
       const message = `Could not create helper pod ${this.config.namespace}/${name}: ${describeError(err).message}`;
       return { readiness: { reason: 'HelperCreateFailed', message }, result: failed(err) };

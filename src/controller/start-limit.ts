@@ -6,6 +6,7 @@
 // the configured ceiling.
 import type { V1Pod } from '@kubernetes/client-node';
 import { timeMs } from '../kube/time.js';
+import { startingHelpersOn } from './helper.js';
 
 export interface StartLimitOptions {
   /** HELPER_MAX_STARTING_PER_NODE: never more than this. */
@@ -23,6 +24,22 @@ const FLOOR = 2;
 
 /** Waiting reasons that mean the runtime could not start the container. */
 const START_FAILURES = new Set(['RunContainerError', 'CreateContainerError', 'CrashLoopBackOff', 'StartError']);
+
+/**
+ * A start slot taken by this process for a helper it is creating or deleting, counted until the
+ * cache shows that change (the helper created, or terminating): passes run concurrently and the
+ * cache lags the operator's own writes, so the cache alone would hand out one slot twice.
+ */
+export interface Reservation {
+  node: string;
+  kind: 'create' | 'delete';
+  /** The helper's uid: known at once for a delete, after the API server answers for a create. */
+  uid?: string;
+  at: number;
+}
+
+/** A reservation the cache never reflects (a write that was lost) stops counting after this. */
+const RESERVATION_TTL_MS = 60_000;
 
 interface NodeWindow {
   limit: number;
@@ -45,6 +62,7 @@ export class StartLimits {
   private readonly nodes = new Map<string, NodeWindow>();
   /** Helpers whose start has been counted already, by uid. */
   private readonly counted = new Set<string>();
+  private reservations: Reservation[] = [];
   private readonly opts: StartLimitOptions;
   private readonly now: () => number;
 
@@ -74,6 +92,29 @@ export class StartLimits {
     return this.window(node).limit;
   }
 
+  /**
+   * Takes a start slot on node for creating (or, with uid, deleting) a helper, if the node has one
+   * free: helpers the cache shows starting or terminating there, plus the writes of this process
+   * the cache does not show yet, stay below the limit. Synchronous, so two passes never take the
+   * same slot. Bind a create's reservation to the new helper's uid once it exists; release a
+   * reservation whose write failed.
+   */
+  take(node: string, helpers: readonly V1Pod[], kind: Reservation['kind'], uid?: string): Reservation | undefined {
+    this.observe(helpers);
+    const byUid = new Map(helpers.map((p) => [p.metadata?.uid, p]));
+    const now = this.now();
+    this.reservations = this.reservations.filter((r) => now - r.at < RESERVATION_TTL_MS && !reflected(r, byUid));
+    const pending = this.reservations.filter((r) => r.node === node).length;
+    if (startingHelpersOn(helpers, node) + pending >= this.limitFor(node)) return undefined;
+    const reservation: Reservation = { node, kind, uid, at: now };
+    this.reservations.push(reservation);
+    return reservation;
+  }
+
+  release(reservation: Reservation): void {
+    this.reservations = this.reservations.filter((r) => r !== reservation);
+  }
+
   private window(node: string): NodeWindow {
     let w = this.nodes.get(node);
     if (!w) {
@@ -94,4 +135,11 @@ export class StartLimits {
       w.limit = Math.min(this.opts.ceiling, w.limit + 1);
     }
   }
+}
+
+/** Whether the cache shows the write a reservation stands for. */
+function reflected(r: Reservation, byUid: Map<string | undefined, V1Pod>): boolean {
+  if (r.uid === undefined) return false; // a create still in flight
+  const pod = byUid.get(r.uid);
+  return r.kind === 'create' ? pod !== undefined : pod === undefined || pod.metadata?.deletionTimestamp !== undefined;
 }

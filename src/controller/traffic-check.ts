@@ -23,8 +23,8 @@ export interface TunnelProbe {
 
 /** How soon a tunnel whose target port is closed, or whose helper did not answer, looks again. */
 export const CLOSED_PORT_RECHECK_MS = 5000;
-/** How soon a tunnel whose Service does not route yet looks again (kube-proxy takes about a second). */
-export const ROUTE_RECHECK_MS = 500;
+/** How soon a tunnel whose Service does not route yet looks again (kube-proxy takes up to a second). */
+export const ROUTE_RECHECK_MS = 250;
 
 export interface TrafficInputs {
   spec: PortForwardSpec;

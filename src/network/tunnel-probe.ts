@@ -12,10 +12,15 @@ const portsResponse = z.object({
 
 const host = (ip: string) => (isIPv6(ip) ? `[${ip}]` : ip);
 
-export function createTunnelProbe(timeoutMs = 2000): TunnelProbe {
+/**
+ * A cluster IP that kube-proxy has not programmed yet may drop the SYN rather than refuse it, and
+ * the kernel would retransmit only after a second: a short connect timeout and a quick re-check
+ * find the route sooner. The helper's answer may take longer on a busy node.
+ */
+export function createTunnelProbe({ connectTimeoutMs = 500, requestTimeoutMs = 2000 } = {}): TunnelProbe {
   return {
     async targetPorts(ip: string, healthPort: number): Promise<PortState[]> {
-      const res = await fetch(`http://${host(ip)}:${healthPort}/ports`, { signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(`http://${host(ip)}:${healthPort}/ports`, { signal: AbortSignal.timeout(requestTimeoutMs) });
       if (!res.ok) throw new Error(`GET /ports answered ${res.status}: ${(await res.text()).trim()}`);
       return portsResponse.parse(await res.json()).ports;
     },
@@ -26,7 +31,7 @@ export function createTunnelProbe(timeoutMs = 2000): TunnelProbe {
           socket.destroy();
           resolve(ok);
         };
-        socket.setTimeout(timeoutMs, () => end(false));
+        socket.setTimeout(connectTimeoutMs, () => end(false));
         socket.once('connect', () => end(true));
         socket.once('error', () => end(false));
         socket.connect(port, ip);

@@ -35,12 +35,16 @@ export function healthPort(spec: PortForwardSpec): number {
   return port;
 }
 
+/**
+ * The kubelet probes readiness once as the container starts, and a relay a few milliseconds from
+ * listening then waits a whole period for the next probe: the period bounds that delay. An HTTP
+ * probe a second costs the node little (no process, unlike an exec probe: those forked several per
+ * helper per period and starved a 2-core node of hundreds).
+ */
 function readinessProbe(spec: PortForwardSpec, dataPath: HelperDataPath): V1Probe {
-  // The kubelet probes once as the container starts; a relay a few milliseconds from listening then
-  // waits a whole period for the next probe, so the period bounds the worst start-up delay.
-  const timing = { periodSeconds: 2, failureThreshold: 3 };
+  const timing = { periodSeconds: 1, failureThreshold: 3 };
   if (dataPath === 'splice') return { httpGet: { path: '/ready', port: healthPort(spec) }, ...timing };
-  return { exec: { command: ['/usr/local/bin/pf-helper', 'ready'] }, ...timing };
+  return { exec: { command: ['/usr/local/bin/pf-helper', 'ready'] }, periodSeconds: 5, failureThreshold: 2 };
 }
 
 /**

@@ -11,7 +11,7 @@ import { readyCondition } from '../../src/controller/status.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ANNOTATIONS, FINALIZER, LABELS } from '../../src/resources/names.js';
 import { startingHelpersOn } from '../../src/controller/helper.js';
-import { FakeCluster } from './support/fake-cluster.js';
+import { FakeCluster, LaggingCache } from './support/fake-cluster.js';
 import { FakeProbe } from './support/fake-probe.js';
 import { OPERATOR_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';
 
@@ -104,7 +104,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.equal(status().status?.phase, 'Pending');
     assert.equal(status().ready?.reason, 'WaitingForService');
     assert.match(status().ready!.message, new RegExp(`${clusterIP}:10080 does not reach it yet`));
-    assert.deepEqual(waiting, { kind: 'requeueAfter', ms: 500 }, 'it looks again soon, with no event to wait for');
+    assert.deepEqual(waiting, { kind: 'requeueAfter', ms: 250 }, 'it looks again soon, with no event to wait for');
 
     probe.routes = true;
     await reconcile('team-a/web');
@@ -256,6 +256,38 @@ describe('many PortForwards on one node', () => {
     await reconcile('team-a/c');
     assert.equal(cluster.helpers().length, 3, 'a slot freed: the third helper starts');
     assert.equal(status('c').ready?.reason, 'HelperStarting');
+  });
+});
+
+describe('passes that run at once over a lagging cache', () => {
+  it('never take one start slot twice: the second of two concurrent passes waits', async () => {
+    setup({ helperMaxStartingPerNode: 1 });
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    for (const name of ['a', 'b']) cluster.addPortForward(portForward('team-a', name, webSpec));
+    const lagging = new LaggingCache(cluster);
+    reconciler = new Reconciler({ config: { ...config, helperMaxStartingPerNode: 1 }, cache: lagging, api: cluster.api, events: new EventRecorder(cluster.api, 't'), probe, now: () => NOW });
+    // neither pass sees the other's helper: both read the same stale snapshot
+    await Promise.all([reconcile('team-a/a'), reconcile('team-a/b')]);
+    assert.equal(cluster.helpers().length, 1, 'one slot, one helper');
+    assert.deepEqual(['a', 'b'].map((n) => status(n).ready?.reason).sort(), ['HelperQueued', 'HelperStarting']);
+  });
+
+  it('meets its own helper as a 409 while the cache lags, and looks again without a second helper', async () => {
+    setup();
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    cluster.addPortForward(portForward('team-a', 'web', webSpec));
+    const lagging = new LaggingCache(cluster);
+    reconciler = new Reconciler({ config, cache: lagging, api: cluster.api, events: new EventRecorder(cluster.api, 't'), probe, now: () => NOW });
+    await reconcile('team-a/web');
+    lagging.catchUp();
+    // the cache has the PortForward's new version, but a lost pod event leaves the helper out of it
+    lagging.pods.delete(OPERATOR_NAMESPACE, cluster.helpers()[0]!.metadata!.name!);
+    const again = await reconcile('team-a/web');
+    assert.deepEqual(again, { kind: 'requeueAfter', ms: 1000 }, 'a conflict: re-read and try again soon');
+    assert.equal(cluster.helpers().length, 1);
+    lagging.catchUp();
+    await reconcile('team-a/web');
+    assert.equal(cluster.helpers().length, 1);
   });
 });
 

@@ -222,3 +222,28 @@ export class FakeCluster implements ClusterCache {
     } else this.portForwards.delete(pf.metadata.namespace!, pf.metadata.name!);
   }
 }
+
+/**
+ * The cluster as lagging informers show it: a snapshot of the FakeCluster's stores, refreshed only
+ * by catchUp(). A reconciler reading this while writing through cluster.api meets what a real one
+ * meets: its own writes not visible yet, 409 on creating what its cache lacks, stale versions.
+ */
+export class LaggingCache implements ClusterCache {
+  readonly portForwards = new MemoryStore<PortForward>();
+  readonly pods = new MemoryStore<V1Pod>();
+  readonly services = new MemoryStore<V1Service>();
+  readonly endpointSlices = new MemoryStore<V1EndpointSlice>();
+  readonly namespaces = new MemoryStore<V1Namespace>();
+
+  constructor(private readonly cluster: FakeCluster) {
+    this.catchUp();
+  }
+
+  catchUp(): void {
+    for (const kind of ['portForwards', 'pods', 'services', 'endpointSlices', 'namespaces'] as const) {
+      const mine = this[kind].objects as Map<string, KubernetesObject>;
+      mine.clear();
+      for (const [key, obj] of this.cluster[kind].objects) mine.set(key, clone(obj));
+    }
+  }
+}
