@@ -51,12 +51,15 @@ start_component() {
 }
 
 # recorded_pid NAME: the pid `start` recorded for NAME, if that process still is NAME (a pid may be
-# reused); forgets the record either way.
+# reused): its program's name must be NAME exactly, not merely mention it (kube-apiserver's
+# --etcd-servers mentions etcd). Forgets the record either way.
 recorded_pid() {
-  local pid
+  local pid program
   pid=$(cat "$RUN/$1.pid" 2>/dev/null) || return 0
   rm -f "$RUN/$1.pid"
-  if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$1"; then echo "$pid"; fi
+  [ -r "/proc/$pid/cmdline" ] || return 0
+  program=$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1)
+  if [ "${program##*/}" = "$1" ]; then echo "$pid"; fi
 }
 
 # stop_pids SECONDS PID...: TERM, up to SECONDS for all of them to exit, then KILL what is left.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Shows whether each component of the local cluster runs, and the node.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$CLUSTER_DIR/components.sh"
 rc=0
-for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
+for name in $COMPONENTS; do
   pid=$(cat "$RUN/$name.pid" 2>/dev/null || true)
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     printf '%-24s running (pid %s, %s MiB)\n' "$name" "$pid" "$(( $(awk '/VmRSS/ {print $2}' "/proc/$pid/status") / 1024 ))"

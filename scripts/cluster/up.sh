@@ -188,7 +188,7 @@ main() {
   step "control plane" start_control_plane
   step "node: containerd, images, kubelet, kube-proxy" start_node
   step "cluster DNS (CoreDNS, no upstream)" start_dns
-  echo "etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy" >"$RUN/components"
+  echo "$COMPONENTS" >"$RUN/components"
   write_kubeconfig
   log "cluster is up: export KUBECONFIG=$KUBECONFIG_OUT"
 }

@@ -2,7 +2,7 @@
 // builds a PortForward (pure: buildPortForward), validates it with the operator's own schema, and
 // applies it with server-side apply (field manager kubectl-pf), so running it again updates the spec.
 import { CustomObjectsApi, PatchStrategy, dumpYaml, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { API_VERSION, GROUP, KIND, PLURAL, TTL_PATTERN, VERSION, parseSpec, type PortForward } from '../api/index.js';
+import { API_VERSION, DNS_SUBDOMAIN, GROUP, KIND, PLURAL, TTL_PATTERN, VERSION, parseSpec, type PortForward } from '../api/index.js';
 import { UsageError } from './args.js';
 import type { Output } from './connect.js';
 import { apiErrorMessage, getPortForward } from './kube.js';
@@ -34,7 +34,6 @@ export interface PortForwardManifest {
   };
 }
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** `app=web,tier=front` -> matchLabels. Only equality: for expressions, write a manifest. */
 export function parseSelector(text: string): Record<string, string> {
@@ -58,7 +57,7 @@ export function parseSelector(text: string): Record<string, string> {
 export function buildPortForward(input: CreateInput): PortForwardManifest {
   const { name } = input;
   if (!name) throw new UsageError('NAME is required: kubectl pf create NAME (--pod POD | --selector k=v) --port PORT');
-  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+  if (name.length > 253 || !new RegExp(DNS_SUBDOMAIN).test(name)) {
     throw new UsageError(`invalid name "${name}": use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`);
   }
   if ((input.pod === undefined) === (input.selector === undefined)) {

@@ -31,14 +31,18 @@ export interface ListenAddress {
 
 const DIGITS = /^\d+$/;
 
-/** Parses one port number; `what` names it in the message ("local port", "port"...). */
-function portNumber(text: string, whole: string, what: string, allowZero: boolean, syntax: string): number {
-  if (text === '') throw new UsageError(`invalid port "${whole}": the ${what} is missing; use ${syntax}`);
-  if (!DIGITS.test(text)) throw new UsageError(`invalid port "${whole}": "${text}" is not a number; use ${syntax}`);
+/**
+ * Parses one port number of an argument; `what` names it in the message ("local port", "port"...),
+ * `argument` names the argument ("port" for connect's, "--port" for create's).
+ */
+function portNumber(text: string, whole: string, what: string, allowZero: boolean, syntax: string, argument = 'port'): number {
+  const invalid = `invalid ${argument} "${whole}"`;
+  if (text === '') throw new UsageError(`${invalid}: the ${what} is missing; use ${syntax}`);
+  if (!DIGITS.test(text)) throw new UsageError(`${invalid}: "${text}" is not a number; use ${syntax}`);
   const n = Number(text);
   if (n > 65535 || (n === 0 && !allowZero)) {
     const range = allowZero ? '0-65535 (0 picks a free port)' : '1-65535';
-    throw new UsageError(`invalid port "${whole}": the ${what} must be ${range}, not ${text}`);
+    throw new UsageError(`${invalid}: the ${what} must be ${range}, not ${text}`);
   }
   return n;
 }
@@ -77,19 +81,8 @@ export function parseTunnelPort(text: string): TunnelPort {
     body = text.slice(0, slash);
   }
   const parts = body.split(':');
-  const bad = (msg: string): never => {
-    throw new UsageError(`invalid --port "${text}": ${msg}; use ${TUNNEL_SYNTAX}`);
-  };
-  if (parts.length > 2) bad("too many ':'");
-  const number = (part: string, what: string): number => {
-    if (part === '') bad(`the ${what} is missing`);
-    if (!DIGITS.test(part)) bad(`"${part}" is not a number`);
-    const n = Number(part);
-    if (n < 1 || n > 65535) {
-      throw new UsageError(`invalid --port "${text}": the ${what} must be 1-65535, not ${part}`);
-    }
-    return n;
-  };
+  if (parts.length > 2) throw new UsageError(`invalid --port "${text}": too many ':'; use ${TUNNEL_SYNTAX}`);
+  const number = (part: string, what: string) => portNumber(part, text, what, false, TUNNEL_SYNTAX, '--port');
   if (parts.length === 1) return { port: number(body, 'port'), protocol };
   const port = number(parts[0] as string, 'port');
   const targetPort = number(parts[1] as string, 'target port');

@@ -14,7 +14,8 @@ import { LABELS, MANAGED_BY } from '../resources/names.js';
 import { deleteHelpers, orphanHelpers } from './cleanup.js';
 import { WorkQueue } from './queue.js';
 import type { Reconciler } from './reconciler.js';
-import { keyOfPortForward, keysForNamespace, keysForOwned, keysForPod } from './triggers.js';
+import { keyOfPortForward } from './keys.js';
+import { keysForNamespace, keysForOwned, keysForPod } from './triggers.js';
 
 export interface ControllerDeps {
   informers: Informers;

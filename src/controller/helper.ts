@@ -1,6 +1,7 @@
 // The helper pod of a PortForward: which existing helpers go, whether to create one, and what
 // the helper's state means for the person waiting on the tunnel.
 import type { V1Pod } from '@kubernetes/client-node';
+import { isPodFinished as isFinished, isPodReady } from '../kube/pods.js';
 import { timeMs } from '../kube/time.js';
 import { ANNOTATIONS } from '../resources/names.js';
 import type { Readiness } from './reasons.js';
@@ -20,9 +21,6 @@ export interface HelperPlan {
   create: boolean;
 }
 
-function isFinished(pod: V1Pod): boolean {
-  return pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
-}
 
 /**
  * Decides from the existing helpers (those carrying the owner's uid label) and the desired one.
@@ -46,9 +44,6 @@ export function planHelper(existing: readonly V1Pod[], desired: V1Pod | undefine
   return { remove, outdated, current, create: desired !== undefined && !nameTaken };
 }
 
-export function isPodReady(pod: V1Pod | undefined): boolean {
-  return (pod?.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
 
 /** Waiting reasons that are just a container on its way up. */
 const STARTING = new Set(['ContainerCreating', 'PodInitializing']);

@@ -15,12 +15,14 @@ import { endpointSliceFor, serviceFor, type HelperEndpoint } from '../resources/
 import { addFinalizer, allHelpers, cachedHelpers, deleteHelpers, hasFinalizer, ownerSelector, removeFinalizer } from './cleanup.js';
 import type { EventRecorder } from './events.js';
 import { expiresAtMs } from './expiry.js';
-import { HELPER_STARTUP_GRACE_MS, helperNotReady, isPodReady, planHelper, queuedReadiness } from './helper.js';
+import { HELPER_STARTUP_GRACE_MS, helperNotReady, planHelper, queuedReadiness } from './helper.js';
+import { isPodReady } from '../kube/pods.js';
 import { eventTypeOf, type Readiness } from './reasons.js';
 import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, resultOfError, type Result } from './result.js';
 import { deleteOwnedChildren, isOwnedBy, syncEndpointSlice, syncProxyService, syncService } from './service-sync.js';
 import { DEFAULT_START_LIMITS, StartLimits, type Reservation } from './start-limit.js';
 import { accessFor, composeStatus, portsSummary, readyCondition, sameStatus, type Observed } from './status.js';
+import { splitKey } from './keys.js';
 import { resolveTarget, type TargetLookup } from './target.js';
 import { checkTraffic, type TunnelProbe } from './traffic-check.js';
 
@@ -65,11 +67,6 @@ interface Verdict {
 }
 
 const retrySoon: Verdict = { result: requeueAfter(CONFLICT_RETRY_MS) };
-
-export function splitKey(key: string): [namespace: string, name: string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
-}
 
 export class Reconciler {
   private readonly config: ReconcilerConfig;

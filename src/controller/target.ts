@@ -10,6 +10,7 @@ import { timeMs } from '../kube/time.js';
 import type { ResolvedTarget } from '../api/index.js';
 import { ANNOTATIONS } from '../resources/names.js';
 import { formatSelector, matchesSelector } from './selector.js';
+import { isPodReady } from '../kube/pods.js';
 
 export type TargetResolution =
   | { ok: true; target: ResolvedTarget; pod: V1Pod }
@@ -40,9 +41,6 @@ export function crossNamespaceAllowed(namespace: V1Namespace | undefined, from: 
   return allowed.includes('*') || allowed.includes(from);
 }
 
-function isReady(pod: V1Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
 
 function isRunningOnNode(pod: V1Pod): boolean {
   return pod.status?.phase === 'Running' && !!pod.spec?.nodeName && !pod.metadata?.deletionTimestamp;
@@ -129,7 +127,7 @@ export function resolveTarget(
 
   const selector = target.selector!;
   const matching = lookup.pods(namespace).filter((p) => matchesSelector(p.metadata?.labels, selector));
-  const eligible = matching.filter((p) => isRunningOnNode(p) && isReady(p) && !usesHostNetwork(p));
+  const eligible = matching.filter((p) => isRunningOnNode(p) && isPodReady(p) && !usesHostNetwork(p));
   const current = currentUid ? eligible.find((p) => p.metadata?.uid === currentUid) : undefined;
   if (current) return resolved(current);
   const chosen = [...eligible].sort(byAgeThenName)[0];

@@ -4,12 +4,8 @@ import type { KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-no
 import { KIND, type PortForward } from '../api/index.js';
 import type { Store } from '../kube/informer.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY } from '../resources/names.js';
+import { keyOfPortForward } from './keys.js';
 
-export const keyOf = (namespace: string | undefined, name: string | undefined): string => `${namespace ?? ''}/${name ?? ''}`;
-
-export function keyOfPortForward(pf: PortForward): string {
-  return keyOf(pf.metadata.namespace, pf.metadata.name);
-}
 
 /** The target as written, read defensively: the spec may be invalid. */
 function rawTarget(pf: PortForward): { namespace?: unknown; pod?: unknown } {

@@ -14,7 +14,7 @@ export class Metrics {
 
   private readonly reconciles = new Counter({
     name: 'portforward_reconcile_total',
-    help: 'Reconcile passes, by result (done, requeue, error).',
+    help: 'Reconcile passes, by result (done, requeue, error: failed, retried with backoff).',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
@@ -28,11 +28,6 @@ export class Metrics {
     name: 'portforward_api_requests_total',
     help: 'Requests the reconciler made to the API server (informers add one list and watch per kind), by call.',
     labelNames: ['call'] as const,
-    registers: [this.registry],
-  });
-  private readonly errors = new Counter({
-    name: 'portforward_reconcile_errors_total',
-    help: 'Reconcile passes that failed and will be retried with backoff.',
     registers: [this.registry],
   });
 
@@ -83,6 +78,5 @@ export class Metrics {
   observeReconcile(outcome: 'done' | 'requeue' | 'error', seconds: number): void {
     this.reconciles.inc({ result: outcome });
     this.duration.observe(seconds);
-    if (outcome === 'error') this.errors.inc();
   }
 }
