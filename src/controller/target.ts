@@ -91,15 +91,16 @@ export function resolveTarget(
 ): TargetResolution {
   const namespace = targetNamespace(pfNamespace, target);
   if (namespace !== pfNamespace && !crossNamespaceAllowed(lookup.namespace(namespace), pfNamespace)) {
-    const existing = allowedFrom(lookup.namespace(namespace));
-    const value = [...existing, pfNamespace].join(',');
+    // The same words whether the namespace exists or not, and nothing of what it allows already:
+    // the requester learns neither.
     return {
       ok: false,
       reason: 'CrossNamespaceNotAllowed',
       message:
         `Namespace "${namespace}" does not allow PortForwards from namespace "${pfNamespace}". ` +
-        `To allow it, an owner of "${namespace}" runs: kubectl annotate namespace ${namespace} ${ANNOTATIONS.allowFrom}=${value}` +
-        `${existing.length ? ' --overwrite' : ''} (a comma-separated list of namespaces, or '*'). ` +
+        `To allow it, an owner of "${namespace}" adds "${pfNamespace}" to its ${ANNOTATIONS.allowFrom} annotation ` +
+        `(a comma-separated list of namespaces, or '*'), e.g. kubectl annotate namespace ${namespace} ${ANNOTATIONS.allowFrom}=${pfNamespace} ` +
+        `(with --overwrite and the namespaces it lists already, if any). ` +
         `Tunnel traffic arrives on the pod's loopback and bypasses its NetworkPolicies.`,
     };
   }

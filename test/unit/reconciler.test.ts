@@ -514,12 +514,19 @@ describe('races with other writers', () => {
     assert.deepEqual(await reconcile('team-a/nothing'), { kind: 'done' });
   });
 
-  it('helpers are found again by the owner label after a restart', async () => {
+  it('a restarted operator (a new reconciler, no memory) finds the running helper again and keeps it', async () => {
     setup();
     cluster.addPod(pod('team-a', 'nginx'));
     cluster.addPortForward(portForward('team-a', 'web', webSpec));
     await reconcile('team-a/web');
-    const uid = cluster.pf('team-a', 'web')!.metadata.uid!;
-    assert.equal(cluster.helpers()[0]!.metadata!.labels![LABELS.ownerUid], uid);
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    await reconcile('team-a/web');
+    const writes = cluster.writes;
+
+    reconciler = new Reconciler({ config, cache: cluster, api: cluster.api, events: new EventRecorder(cluster.api, 'restarted'), probe, now: () => NOW });
+    await reconcile('team-a/web');
+    assert.deepEqual(cluster.helpers().map((h) => h.metadata!.uid), [helper.metadata!.uid], 'the same helper, no second one');
+    assert.equal(cluster.writes, writes, 'nothing to write: the world already matches');
+    assert.equal(status().status?.phase, 'Ready');
   });
 });

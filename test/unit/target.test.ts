@@ -104,16 +104,21 @@ describe('a target in another namespace', () => {
     assert.ok(resolveTarget('team-a', target, lookup(pods, { db: { 'portforward.io/allow-from': '*' } })).ok);
   });
 
-  it('is refused otherwise, with the exact annotation to add', () => {
+  it('is refused otherwise, with the annotation to add, and without the list it holds already', () => {
     const r = resolveTarget('team-a', target, lookup(pods, { db: { 'portforward.io/allow-from': 'team-b' } }));
     assert.ok(!r.ok);
     assert.deepEqual([phaseOf(r.reason), r.reason], ['Failed', 'CrossNamespaceNotAllowed']);
-    assert.match(r.message, /kubectl annotate namespace db portforward\.io\/allow-from=team-b,team-a --overwrite/);
+    assert.match(r.message, /kubectl annotate namespace db portforward\.io\/allow-from=team-a /);
+    assert.doesNotMatch(r.message, /team-b/, "another namespace's trust is not the requester's business");
   });
 
   it('is refused when the namespace does not exist, without saying whether it does', () => {
-    const r = resolveTarget('team-a', target, lookup(pods));
-    assert.ok(!r.ok);
-    assert.equal(r.reason, 'CrossNamespaceNotAllowed');
+    const missing = resolveTarget('team-a', target, lookup(pods));
+    const closed = resolveTarget('team-a', target, lookup(pods, { db: {} }));
+    const listsOthers = resolveTarget('team-a', target, lookup(pods, { db: { 'portforward.io/allow-from': 'team-b' } }));
+    assert.ok(!missing.ok && !closed.ok && !listsOthers.ok);
+    assert.equal(missing.reason, 'CrossNamespaceNotAllowed');
+    assert.equal(missing.message, closed.message, 'a namespace that exists reads the same as one that does not');
+    assert.equal(missing.message, listsOthers.message);
   });
 });
