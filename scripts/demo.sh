@@ -22,7 +22,7 @@ say "0. Node dependencies"
 bash "$ROOT/scripts/node-deps.sh" || fail_with "npm ci failed" "the npm output above"
 npm run -s build || fail_with "the TypeScript build failed" "the tsc output above"
 
-say "1. A real Kubernetes cluster on this machine (a cold first run builds it from Go modules: about half an hour)"
+say "1. A real Kubernetes cluster on this machine (a cold first run builds it from Go modules: about 10 minutes)"
 bash "$CLUSTER_DIR/up.sh" || fail_with "the cluster did not come up" "$LOGS/*.log; npm run cluster:status"
 
 say "2. The operator, installed with kubectl apply -k manifests/"
@@ -74,4 +74,4 @@ kill "$connect" 2>/dev/null || true
 say "8. Status and events"
 show kubectl -n demo describe portforward web
 
-say "Done. The cluster keeps running: export KUBECONFIG=$KUBECONFIG_OUT PATH=$ROOT/.cluster/bin:\$PATH; kubectl get pf -A; npm run cluster:down when finished."
+say "Done in $(( $(date +%s) - _t0 ))s. The cluster keeps running: export KUBECONFIG=$KUBECONFIG_OUT PATH=$ROOT/.cluster/bin:\$PATH; kubectl get pf -A; npm run cluster:down when finished."

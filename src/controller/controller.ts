@@ -15,7 +15,7 @@ import { deleteHelpers, orphanHelpers } from './cleanup.js';
 import { WorkQueue } from './queue.js';
 import type { Reconciler } from './reconciler.js';
 import { keyOfPortForward } from './keys.js';
-import { keysForNamespace, keysForOwned, keysForPod } from './triggers.js';
+import { PortForwardIndex, keysForNamespace, keysForOwned, keysForPod } from './triggers.js';
 
 export interface ControllerDeps {
   informers: Informers;
@@ -30,6 +30,7 @@ export interface ControllerDeps {
 
 export class Controller {
   readonly queue: WorkQueue;
+  private readonly index = new PortForwardIndex();
   private running = false;
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -45,11 +46,13 @@ export class Controller {
     metrics.setSources({ phases: () => this.countPhases(), queueDepth: () => this.queue.depth() });
 
     const pfs = informers.portForwards;
+    // The index follows every PortForward event, also before this replica leads.
+    pfs.onChange((pf) => this.index.update(keyOfPortForward(pf), pfs.get(pf.metadata.namespace ?? '', pf.metadata.name ?? '')));
     this.watch(pfs, (pf) => [keyOfPortForward(pf)]);
-    this.watch(informers.pods, (pod) => keysForPod(pod, pfs, deps.operatorNamespace));
+    this.watch(informers.pods, (pod) => keysForPod(pod, pfs, this.index, deps.operatorNamespace));
     this.watch(informers.services, (svc) => keysForOwned(svc, pfs));
     this.watch(informers.endpointSlices, (slice) => keysForOwned(slice, pfs));
-    this.watch(informers.namespaces, (ns) => keysForNamespace(ns, pfs));
+    this.watch(informers.namespaces, (ns) => keysForNamespace(ns, this.index));
   }
 
   /** Starts reconciling once the caches are filled (the leader calls this). */

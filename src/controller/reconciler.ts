@@ -44,8 +44,15 @@ export interface ReconcilerDeps {
 /** How often a PortForward blocked by someone else's Service looks again. */
 const CONFLICT_RECHECK_MS = 60_000;
 
-/** How soon a helper waiting for a start slot on its node looks again. */
-const START_SLOT_RECHECK_MS = 2000;
+/**
+ * How soon a helper waiting for a start slot on its node looks again. Helper pod events on that
+ * node wake it first (see PortForwardIndex); this is the fallback for an event that came before
+ * the PortForward's queued status reached the cache.
+ */
+const START_SLOT_RECHECK_MS = 10_000;
+
+/** How soon a Ready PortForward whose helper is outdated looks for a slot to replace it (no event wakes it). */
+const REPLACE_RECHECK_MS = 2000;
 
 /** How soon to look again while an old helper still holds the name of its replacement. */
 const NAME_FREED_RECHECK_MS = 2000;
@@ -236,7 +243,7 @@ export class Reconciler {
     }
     if (!notReady) {
       const readiness: Readiness = { reason: 'Ready', message: readyMessage(spec, observed.access!, target) };
-      return { readiness, result: waitsForSlot ? requeueAfter(START_SLOT_RECHECK_MS) : done };
+      return { readiness, result: waitsForSlot ? requeueAfter(REPLACE_RECHECK_MS) : done };
     }
     // Pod events bring most changes; this re-check covers a helper that never turns ready, a target
     // port that opens later, a Service kube-proxy has not programmed yet, and an old helper still

@@ -4,7 +4,7 @@ import type { KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-no
 import { KIND, type PortForward } from '../api/index.js';
 import type { Store } from '../kube/informer.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY } from '../resources/names.js';
-import { keyOfPortForward } from './keys.js';
+import { keyOfPortForward, splitKey } from './keys.js';
 
 
 /** The target as written, read defensively: the spec may be invalid. */
@@ -19,26 +19,87 @@ export function targetNamespaceOf(pf: PortForward): string {
 }
 
 /**
- * A helper pod concerns its owner. Any other pod concerns the PortForwards that target its
- * namespace: by name when they name a pod, always when they select (labels may have changed),
- * and whichever currently enters it.
+ * Which PortForwards point where, kept from PortForward events so that a pod event finds its
+ * PortForwards directly instead of scanning them all: by target namespace (as written), by the
+ * pod each one enters now (status.target.uid), and, for those waiting for a start slot, by node.
  */
-export function keysForPod(pod: V1Pod, portForwards: Store<PortForward>, operatorNamespace: string): string[] {
+export class PortForwardIndex {
+  private readonly byNamespace = new Map<string, Set<string>>();
+  private readonly byTargetUid = new Map<string, Set<string>>();
+  private readonly queuedByNode = new Map<string, Set<string>>();
+  private readonly entries = new Map<string, { namespace: string; uid?: string; queuedOn?: string }>();
+
+  /** Indexes one PortForward as it is now; undefined when it is gone. */
+  update(key: string, pf: PortForward | undefined): void {
+    const old = this.entries.get(key);
+    if (old) {
+      remove(this.byNamespace, old.namespace, key);
+      if (old.uid) remove(this.byTargetUid, old.uid, key);
+      if (old.queuedOn) remove(this.queuedByNode, old.queuedOn, key);
+      this.entries.delete(key);
+    }
+    if (!pf) return;
+    const ready = pf.status?.conditions?.find((c) => c.type === 'Ready');
+    const entry = {
+      namespace: targetNamespaceOf(pf),
+      uid: pf.status?.target?.uid,
+      queuedOn: ready?.reason === 'HelperQueued' ? pf.status?.target?.node : undefined,
+    };
+    this.entries.set(key, entry);
+    add(this.byNamespace, entry.namespace, key);
+    if (entry.uid) add(this.byTargetUid, entry.uid, key);
+    if (entry.queuedOn) add(this.queuedByNode, entry.queuedOn, key);
+  }
+
+  targetingNamespace(namespace: string): string[] {
+    return [...(this.byNamespace.get(namespace) ?? [])];
+  }
+
+  entering(uid: string): string[] {
+    return [...(this.byTargetUid.get(uid) ?? [])];
+  }
+
+  queuedOn(node: string): string[] {
+    return [...(this.queuedByNode.get(node) ?? [])];
+  }
+}
+
+function add(map: Map<string, Set<string>>, at: string, key: string): void {
+  let set = map.get(at);
+  if (!set) map.set(at, (set = new Set()));
+  set.add(key);
+}
+
+function remove(map: Map<string, Set<string>>, at: string, key: string): void {
+  const set = map.get(at);
+  set?.delete(key);
+  if (set?.size === 0) map.delete(at);
+}
+
+/**
+ * A helper pod concerns its owner, and the PortForwards queued on its node (its start or its end
+ * may free a start slot). Any other pod concerns the PortForwards that target its namespace: by
+ * name when they name a pod, always when they select (labels may have changed), and whichever
+ * currently enters it.
+ */
+export function keysForPod(pod: V1Pod, portForwards: Store<PortForward>, index: PortForwardIndex, operatorNamespace: string): string[] {
   const labels = pod.metadata?.labels ?? {};
   if (pod.metadata?.namespace === operatorNamespace && labels[LABELS.managedBy] === MANAGED_BY) {
     const owner = pod.metadata?.annotations?.[ANNOTATIONS.owner];
-    return owner ? [owner] : [];
+    const queued = pod.spec?.nodeName ? index.queuedOn(pod.spec.nodeName) : [];
+    return [...new Set([...(owner ? [owner] : []), ...queued])];
   }
-  const namespace = pod.metadata?.namespace;
-  return portForwards
-    .list()
-    .filter((pf) => {
-      if (pf.status?.target?.uid !== undefined && pf.status.target.uid === pod.metadata?.uid) return true;
-      if (targetNamespaceOf(pf) !== namespace) return false;
-      const named = rawTarget(pf).pod;
-      return typeof named !== 'string' || named === pod.metadata?.name;
-    })
-    .map(keyOfPortForward);
+  const uid = pod.metadata?.uid;
+  const entering = new Set(uid ? index.entering(uid) : []);
+  const candidates = new Set([...entering, ...index.targetingNamespace(pod.metadata?.namespace ?? '')]);
+  return [...candidates].filter((key) => {
+    if (entering.has(key)) return true;
+    const [namespace, name] = splitKey(key);
+    const pf = portForwards.get(namespace, name);
+    if (!pf) return false;
+    const named = rawTarget(pf).pod;
+    return typeof named !== 'string' || named === pod.metadata?.name;
+  });
 }
 
 /** A Service or EndpointSlice concerns the PortForward that controls it (same namespace, by uid). */
@@ -50,10 +111,7 @@ export function keysForOwned(obj: KubernetesObject, portForwards: Store<PortForw
 }
 
 /** A namespace (its opt-in annotation) concerns the PortForwards reaching into it from elsewhere. */
-export function keysForNamespace(namespace: V1Namespace, portForwards: Store<PortForward>): string[] {
-  const name = namespace.metadata?.name;
-  return portForwards
-    .list()
-    .filter((pf) => pf.metadata.namespace !== name && targetNamespaceOf(pf) === name)
-    .map(keyOfPortForward);
+export function keysForNamespace(namespace: V1Namespace, index: PortForwardIndex): string[] {
+  const name = namespace.metadata?.name ?? '';
+  return index.targetingNamespace(name).filter((key) => splitKey(key)[0] !== name);
 }

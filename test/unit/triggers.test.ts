@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Namespace, V1Service } from '@kubernetes/client-node';
-import { keysForNamespace, keysForOwned, keysForPod } from '../../src/controller/triggers.js';
+import { PortForwardIndex, keysForNamespace, keysForOwned, keysForPod } from '../../src/controller/triggers.js';
+import { keyOfPortForward } from '../../src/controller/keys.js';
 import { helperPodFor } from '../../src/resources/helper-pod.js';
 import { MemoryStore } from './support/fake-cluster.js';
 import { OPERATOR_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';
@@ -13,13 +14,19 @@ named.metadata.uid = 'uid-web';
 const selecting = portForward('team-a', 'any', { target: { selector: { matchLabels: { app: 'x' } } }, ports: [{ port: 1 }] });
 const remote = portForward('team-b', 'db', { target: { namespace: 'databases', pod: 'pg' }, ports: [{ port: 1 }] });
 const broken = portForward('team-a', 'broken', 'not even an object');
-for (const pf of [named, selecting, remote, broken]) pfs.put(pf);
+const queued = portForward('team-c', 'waiting', { target: { pod: 'x' }, ports: [{ port: 1 }] });
+queued.status = { target: { namespace: 'team-c', pod: 'x', uid: 'uid-x', node: 'node-9' }, conditions: [{ type: 'Ready', status: 'False', reason: 'HelperQueued', message: '', lastTransitionTime: '2030-01-01T00:00:00Z' }] };
+const index = new PortForwardIndex();
+for (const pf of [named, selecting, remote, broken, queued]) {
+  pfs.put(pf);
+  index.update(keyOfPortForward(pf), pf);
+}
 
 describe('a pod change', () => {
   it('wakes the PortForwards that name it or select in its namespace', () => {
-    assert.deepEqual(keysForPod(pod('team-a', 'nginx'), pfs, OPERATOR_NAMESPACE).sort(), ['team-a/any', 'team-a/broken', 'team-a/web']);
-    assert.deepEqual(keysForPod(pod('team-a', 'other'), pfs, OPERATOR_NAMESPACE).sort(), ['team-a/any', 'team-a/broken']);
-    assert.deepEqual(keysForPod(pod('databases', 'pg'), pfs, OPERATOR_NAMESPACE), ['team-b/db']);
+    assert.deepEqual(keysForPod(pod('team-a', 'nginx'), pfs, index, OPERATOR_NAMESPACE).sort(), ['team-a/any', 'team-a/broken', 'team-a/web']);
+    assert.deepEqual(keysForPod(pod('team-a', 'other'), pfs, index, OPERATOR_NAMESPACE).sort(), ['team-a/any', 'team-a/broken']);
+    assert.deepEqual(keysForPod(pod('databases', 'pg'), pfs, index, OPERATOR_NAMESPACE), ['team-b/db']);
   });
 
   it('of a helper wakes only its owner', () => {
@@ -30,11 +37,24 @@ describe('a pod change', () => {
       imagePullPolicy: config.helperImagePullPolicy,
       dataPath: config.helperDataPath,
     });
-    assert.deepEqual(keysForPod(helper, pfs, OPERATOR_NAMESPACE), ['team-a/web']);
+    assert.deepEqual(keysForPod(helper, pfs, index, OPERATOR_NAMESPACE), ['team-a/web']);
+    // on node-9, where a PortForward waits for a start slot, a helper's change may free one
+    assert.deepEqual(keysForPod({ ...helper, spec: { ...helper.spec!, nodeName: 'node-9' } }, pfs, index, OPERATOR_NAMESPACE), ['team-a/web', 'team-c/waiting']);
+  });
+
+  it('wakes a PortForward that enters it from another namespace, by uid, and forgets a deleted one', () => {
+    const pg = pod('databases', 'pg');
+    const entered = { ...remote, status: { target: { namespace: 'databases', pod: 'pg', uid: pg.metadata!.uid!, node: 'n' } } };
+    const local = new PortForwardIndex();
+    local.update('team-b/db', entered);
+    assert.deepEqual(keysForPod(pg, pfs, local, OPERATOR_NAMESPACE), ['team-b/db']);
+    local.update('team-b/db', undefined);
+    assert.deepEqual(keysForPod(pg, pfs, local, OPERATOR_NAMESPACE), []);
+    assert.deepEqual(local.targetingNamespace('databases'), []);
   });
 });
 
-describe('a Service or Endpoints change', () => {
+describe('a Service or EndpointSlice change', () => {
   it('wakes the PortForward that controls it', () => {
     const svc: V1Service = {
       metadata: { namespace: 'team-a', name: 'pf-web', ownerReferences: [{ apiVersion: 'portforward.io/v1alpha1', kind: 'PortForward', name: 'web', uid: 'uid-web', controller: true }] },
@@ -47,7 +67,7 @@ describe('a Service or Endpoints change', () => {
 describe('a namespace change', () => {
   it('wakes the PortForwards reaching into it from elsewhere', () => {
     const ns: V1Namespace = { metadata: { name: 'databases' } };
-    assert.deepEqual(keysForNamespace(ns, pfs), ['team-b/db']);
-    assert.deepEqual(keysForNamespace({ metadata: { name: 'team-a' } }, pfs), []);
+    assert.deepEqual(keysForNamespace(ns, index), ['team-b/db']);
+    assert.deepEqual(keysForNamespace({ metadata: { name: 'team-a' } }, index), []);
   });
 });
