@@ -9,7 +9,7 @@ import { Reconciler } from './controller/reconciler.js';
 import { createKubeApi } from './kube/api.js';
 import { createKubeClients } from './kube/client.js';
 import { describeError } from './kube/errors.js';
-import { createInformers } from './kube/informers.js';
+import { createInformers } from './kube/caches.js';
 import { startHealthServer } from './observability/health.js';
 import { createLogger } from './observability/logger.js';
 import { createTunnelProbe } from './network/tunnel-probe.js';

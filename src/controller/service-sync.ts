@@ -5,7 +5,7 @@ import type { V1EndpointSlice, V1OwnerReference, V1Service, V1ServicePort } from
 import { KIND, type Owner } from '../api/index.js';
 import type { KubeApi } from '../kube/api.js';
 import { isApiError } from '../kube/errors.js';
-import type { Store } from '../kube/informer.js';
+import type { Store } from '../kube/resilient-informer.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
 import { canonical } from '../util/canonical.js';
 

@@ -6,7 +6,7 @@
 // the configured ceiling.
 import type { V1Pod } from '@kubernetes/client-node';
 import { timeMs } from '../kube/time.js';
-import { startingHelpersOn } from './helper.js';
+import { startingHelpersOn } from './helper-plan.js';
 
 export interface StartLimitOptions {
   /** HELPER_MAX_STARTING_PER_NODE: never more than this. */

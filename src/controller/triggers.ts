@@ -2,7 +2,7 @@
 // the current state itself.
 import type { KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { KIND, type PortForward } from '../api/index.js';
-import type { Store } from '../kube/informer.js';
+import type { Store } from '../kube/resilient-informer.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY } from '../resources/names.js';
 import { keyOfPortForward, splitKey } from './keys.js';
 

@@ -10,7 +10,7 @@ import type { Result } from '../../src/controller/result.js';
 import { readyCondition } from '../../src/controller/status.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ANNOTATIONS, FINALIZER, LABELS } from '../../src/resources/names.js';
-import { startingHelpersOn } from '../../src/controller/helper.js';
+import { startingHelpersOn } from '../../src/controller/helper-plan.js';
 import { FakeCluster, LaggingCache } from './support/fake-cluster.js';
 import { FakeProbe } from './support/fake-probe.js';
 import { OPERATOR_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';

@@ -1,7 +1,8 @@
 // The status a person reads: conditions that say since when, short port lists, ways to connect.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { accessFor, composeStatus, portsSummary, sameStatus, setCondition } from '../../src/controller/status.js';
+import { accessFor, portsSummary } from '../../src/controller/access.js';
+import { composeStatus, sameStatus, setCondition } from '../../src/controller/status.js';
 import { validSpec } from './support/fixtures.js';
 
 const T1 = '2030-01-01T00:00:00Z';

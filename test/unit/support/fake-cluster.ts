@@ -5,8 +5,8 @@
 import type { CoreV1Event, KubernetesObject, V1EndpointSlice, V1Endpoints, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { PortForward } from '../../../src/api/index.js';
 import type { KubeApi } from '../../../src/kube/api.js';
-import type { Store } from '../../../src/kube/informer.js';
-import type { ClusterCache } from '../../../src/kube/informers.js';
+import type { Store } from '../../../src/kube/resilient-informer.js';
+import type { ClusterCache } from '../../../src/kube/caches.js';
 
 export class ApiError extends Error {
   constructor(

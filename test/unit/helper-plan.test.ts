@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { helperNotReady, planHelper } from '../../src/controller/helper.js';
+import { helperNotReady, planHelper } from '../../src/controller/helper-plan.js';
 import { ANNOTATIONS } from '../../src/resources/names.js';
 
 function helper(name: string, hash: string, extra: Partial<V1Pod> = {}): V1Pod {

@@ -5,7 +5,7 @@ import type { Logger } from 'winston';
 import { GROUP, PLURAL, VERSION, type PortForward } from '../api/index.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
 import type { KubeClients } from './client.js';
-import { ResilientInformer, type Store } from './informer.js';
+import { ResilientInformer, type Store } from './resilient-informer.js';
 
 type InformerLifecycle = Pick<ResilientInformer<PortForward>, 'resource' | 'synced' | 'hasSynced' | 'start' | 'stop'>;
 

@@ -1,30 +1,11 @@
-// Nothing left behind: the finalizer that holds a PortForward until its helper (in another
-// namespace, so beyond ownerReferences and garbage collection) is gone, and the sweep for helpers
-// whose PortForward vanished without it.
+// Finding and deleting helper pods: those of one PortForward, all of them, and the orphans whose
+// PortForward vanished without its finalizer (the resync sweeps those).
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import type { PortForward } from '../api/index.js';
 import type { KubeApi } from '../kube/api.js';
-import type { Store } from '../kube/informer.js';
-import { FINALIZER, LABELS, MANAGED_BY } from '../resources/names.js';
-
-export function hasFinalizer(pf: PortForward): boolean {
-  return (pf.metadata.finalizers ?? []).includes(FINALIZER);
-}
-
-/** Adds the finalizer; returns the updated object (with its new resourceVersion). */
-export async function addFinalizer(api: KubeApi, pf: PortForward): Promise<PortForward> {
-  if (hasFinalizer(pf)) return pf;
-  return api.replacePortForward({ ...pf, metadata: { ...pf.metadata, finalizers: [...(pf.metadata.finalizers ?? []), FINALIZER] } });
-}
-
-export async function removeFinalizer(api: KubeApi, pf: PortForward): Promise<void> {
-  if (!hasFinalizer(pf)) return;
-  await api.replacePortForward({
-    ...pf,
-    metadata: { ...pf.metadata, finalizers: (pf.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) },
-  });
-}
+import type { Store } from '../kube/resilient-informer.js';
+import { LABELS, MANAGED_BY } from '../resources/names.js';
 
 export const ownerSelector = (uid: string) => `${LABELS.ownerUid}=${uid}`;
 
