@@ -1,12 +1,31 @@
 // The work queue: each PortForward is handled by one pass at a time, repeats collapse, and
 // failures back off without blocking other keys.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { backoffDelay, RECONCILE_BACKOFF } from '../../src/util/backoff.js';
-import { WorkQueue } from '../../src/controller/queue.js';
+import { MAX_DELAY_MS, WorkQueue } from '../../src/controller/queue.js';
 import { done, failed, requeueAfter, type Result } from '../../src/controller/result.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+/** Lets every pass that can run now run: microtasks and I/O callbacks, not timers. */
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
+/** Runs body with setTimeout and Date mocked: time moves only by clock.tick(ms), never by the wall clock. */
+async function withMockClock(body: (clock: { tick: (ms: number) => Promise<void> }) => Promise<void>): Promise<void> {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  try {
+    await body({
+      tick: async (ms) => {
+        mock.timers.tick(ms);
+        await flush();
+      },
+    });
+  } finally {
+    mock.timers.reset();
+  }
+}
 
 function deferred() {
   let resolve!: () => void;
@@ -81,77 +100,88 @@ describe('the work queue', () => {
     await q.stop();
   });
 
-  it('runs a key again when a pass asks to be requeued later', async () => {
-    const times: number[] = [];
-    const q = new WorkQueue(async () => {
-      times.push(Date.now());
-      return times.length === 1 ? requeueAfter(30) : done;
-    }, { concurrency: 1 });
-    q.add('a/b');
-    await tick(80);
-    assert.equal(times.length, 2);
-    assert.ok(times[1]! - times[0]! >= 25, 'not before the delay');
-    await q.stop();
-  });
-
-  it('keeps the earliest of several delays for a key', async () => {
-    let runs = 0;
-    const q = new WorkQueue(async () => (runs++, done), { concurrency: 1 });
-    q.addAfter('a/b', 20);
-    q.addAfter('a/b', 500);
-    await tick(60);
-    assert.equal(runs, 1);
-    await q.stop();
-  });
-
-  it('backs off a failing key more each time, and forgets it after a success', async () => {
-    const outcomes: Result[] = [failed(new Error('boom')), failed(new Error('boom')), failed(new Error('boom')), done];
-    const retries: (number | undefined)[] = [];
-    const q = new WorkQueue(async () => outcomes.shift() ?? done, {
-      concurrency: 1,
-      backoff: fastBackoff,
-      onResult: (_key, _result, _s, retryInMs) => retries.push(retryInMs),
-    });
-    q.add('a/b');
-    await tick(120);
-    assert.deepEqual(retries.slice(0, 4), [5, 10, 20, undefined]);
-    assert.equal(q.failuresOf('a/b'), 0);
-    await q.stop();
-  });
-
-  it('treats a thrown error like a failed pass', async () => {
-    let calls = 0;
-    const q = new WorkQueue(async () => {
-      calls++;
-      if (calls === 1) throw new Error('unexpected');
-      return done;
-    }, { concurrency: 1, backoff: fastBackoff });
-    q.add('a/b');
-    await tick(40);
-    assert.equal(calls, 2);
-    await q.stop();
-  });
-
-  it('holds a delay longer than a Node timer can (a far-off ttl) instead of running the key at once', async () => {
-    // setTimeout fires at once for delays past 2^31-1 ms: a 30-day requeue would spin in a hot loop
-    let runs = 0;
-    const q = new WorkQueue(async () => (runs++, requeueAfter(30 * 86_400_000)), { concurrency: 1 });
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.name);
-    process.on('warning', onWarning);
-    try {
+  it('runs a key again when a pass asks to be requeued later, not before', () =>
+    withMockClock(async (clock) => {
+      const times: number[] = [];
+      const q = new WorkQueue(async () => {
+        times.push(Date.now());
+        return times.length === 1 ? requeueAfter(30) : done;
+      }, { concurrency: 1 });
       q.add('a/b');
-      await tick(50);
-      assert.equal(runs, 1, 'one pass, then it waits');
-      q.addAfter('a/c', 999_999 * 86_400_000);
-      await tick(20);
-      assert.equal(runs, 1);
-      assert.deepEqual(warnings.filter((w) => w === 'TimeoutOverflowWarning'), []);
-    } finally {
-      process.off('warning', onWarning);
+      await flush();
+      await clock.tick(29);
+      assert.equal(times.length, 1, 'not before the delay');
+      await clock.tick(1);
+      assert.deepEqual(times, [0, 30]);
       await q.stop();
-    }
-  });
+    }));
+
+  it('keeps the earliest of several delays for a key', () =>
+    withMockClock(async (clock) => {
+      let runs = 0;
+      const q = new WorkQueue(async () => (runs++, done), { concurrency: 1 });
+      q.addAfter('a/b', 20);
+      q.addAfter('a/b', 500);
+      await clock.tick(20);
+      assert.equal(runs, 1, 'at the earlier delay');
+      await clock.tick(480);
+      assert.equal(runs, 1, 'and not again at the later one');
+      await q.stop();
+    }));
+
+  it('backs off a failing key more each time, and forgets it after a success', () =>
+    withMockClock(async (clock) => {
+      const outcomes: Result[] = [failed(new Error('boom')), failed(new Error('boom')), failed(new Error('boom')), done];
+      const retries: (number | undefined)[] = [];
+      const q = new WorkQueue(async () => outcomes.shift() ?? done, {
+        concurrency: 1,
+        backoff: fastBackoff,
+        onResult: (_key, _result, _s, retryInMs) => retries.push(retryInMs),
+      });
+      q.add('a/b');
+      await flush();
+      for (const wait of [5, 10, 20]) {
+        await clock.tick(wait - 1);
+        const before = retries.length;
+        await clock.tick(1);
+        assert.equal(retries.length, before + 1, `the retry comes after ${wait} ms, not sooner`);
+      }
+      assert.deepEqual(retries, [5, 10, 20, undefined]);
+      assert.equal(q.failuresOf('a/b'), 0);
+      await q.stop();
+    }));
+
+  it('treats a thrown error like a failed pass', () =>
+    withMockClock(async (clock) => {
+      let calls = 0;
+      const q = new WorkQueue(async () => {
+        calls++;
+        if (calls === 1) throw new Error('unexpected');
+        return done;
+      }, { concurrency: 1, backoff: fastBackoff });
+      q.add('a/b');
+      await flush();
+      assert.equal(calls, 1);
+      await clock.tick(5);
+      assert.equal(calls, 2, 'retried after the first backoff');
+      await q.stop();
+    }));
+
+  it('holds a delay longer than a Node timer can (a far-off ttl) as long as one timer can, not at once', () =>
+    withMockClock(async (clock) => {
+      // setTimeout fires at once for delays past 2^31-1 ms: a 30-day requeue would spin in a hot
+      // loop. The queue waits the longest a timer can instead; that pass then requeues the rest.
+      let runs = 0;
+      const q = new WorkQueue(async () => (runs++, requeueAfter(30 * 86_400_000)), { concurrency: 1 });
+      q.add('a/b');
+      await flush();
+      assert.equal(runs, 1, 'one pass, then it waits');
+      await clock.tick(MAX_DELAY_MS - 1);
+      assert.equal(runs, 1, 'about 24.8 days without a pass');
+      await clock.tick(1);
+      assert.equal(runs, 2, 'then one pass, which decides again');
+      await q.stop();
+    }));
 
   it('takes no more work once stopped', async () => {
     let runs = 0;
