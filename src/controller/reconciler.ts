@@ -26,7 +26,7 @@ import { accessFor, portsSummary } from './access.js';
 import { composeStatus, readyCondition, sameStatus, type Observed } from './status.js';
 import { splitKey } from './keys.js';
 import { resolveTarget, type TargetLookup } from './target.js';
-import { checkTraffic, type TunnelProbe } from './traffic-check.js';
+import { askHelper, checkTraffic, type TunnelProbe } from './traffic-check.js';
 
 export type ReconcilerConfig = Pick<
   Config,
@@ -207,11 +207,22 @@ export class Reconciler {
       else [helper, waitsForSlot] = [plan.outdated, true];
     }
 
-    // The slice follows the helper that serves now (none, once the old one is gone): never a deleted helper's IP.
+    // Ask a running relay directly: its answer puts it in the Service while the kubelet's next
+    // readiness probe is still to come, so kube-proxy programs the endpoint meanwhile.
     const helperIP = helper?.status?.podIP;
+    const checksTraffic = this.config.readyCheck === 'traffic';
+    const health = this.helperSettings.dataPath === 'splice' ? healthPort(spec) : undefined;
+    const running = helper?.status?.containerStatuses?.[0]?.state?.running !== undefined;
+    const answer =
+      checksTraffic && helperIP && running && health !== undefined
+        ? { healthPort: health, answer: await askHelper(this.probe, helperIP, health) }
+        : undefined;
+    const relays = isPodReady(helper) || (answer !== undefined && 'ports' in answer.answer);
+
+    // The slice follows the helper that serves now (none, once the old one is gone): never a deleted helper's IP.
     const endpoint: HelperEndpoint | undefined =
       helper && helperIP
-        ? { podName: helper.metadata!.name!, podNamespace: this.config.namespace, podIP: helperIP, nodeName: target.node, ready: isPodReady(helper) }
+        ? { podName: helper.metadata!.name!, podNamespace: this.config.namespace, podIP: helperIP, nodeName: target.node, ready: relays }
         : undefined;
     const blocked = await this.syncSlice(pass, spec, endpoint, log);
     if (blocked) return blocked;
@@ -230,17 +241,10 @@ export class Reconciler {
       observed.access = this.access(spec, owner, observed.helper.pod);
     }
 
-    let notReady = helperNotReady(helper, helperName, this.config.namespace, target.node, this.now());
+    let notReady = relays ? undefined : helperNotReady(helper, helperName, this.config.namespace, target.node, this.now());
     let recheckMs: number | undefined;
-    if (!notReady && helperIP && this.config.readyCheck === 'traffic') {
-      const verdict = await checkTraffic(this.probe, {
-        spec,
-        target,
-        helperName,
-        helperIP,
-        healthPort: this.helperSettings.dataPath === 'splice' ? healthPort(spec) : undefined,
-        clusterIP: observed.service?.clusterIP,
-      });
+    if (!notReady && helperIP && checksTraffic) {
+      const verdict = await checkTraffic(this.probe, { spec, target, helperName, helperIP, answer, clusterIP: observed.service?.clusterIP });
       [notReady, recheckMs] = [verdict.notReady, verdict.recheckMs];
     }
     if (!notReady) {

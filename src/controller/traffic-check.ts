@@ -26,13 +26,29 @@ export const CLOSED_PORT_RECHECK_MS = 5000;
 /** How soon a tunnel whose Service does not route yet looks again (kube-proxy takes up to a second). */
 export const ROUTE_RECHECK_MS = 250;
 
+/** The helper's answer to GET /ports, or why there was none. */
+export type HelperAnswer = { ports: PortState[] } | { error: string };
+
+/**
+ * Asks the helper which target ports are open. pf-relay serves this only once every listener is
+ * up, so an answer also means the relay relays now: a second or so before the kubelet's next
+ * readiness probe would say so.
+ */
+export async function askHelper(probe: TunnelProbe, helperIP: string, healthPort: number): Promise<HelperAnswer> {
+  try {
+    return { ports: await probe.targetPorts(helperIP, healthPort) };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
 export interface TrafficInputs {
   spec: PortForwardSpec;
   target: ResolvedTarget;
   helperName: string;
   helperIP: string;
-  /** Where the helper answers GET /ports; undefined for data paths without pf-relay. */
-  healthPort: number | undefined;
+  /** The helper's answer on its health port; undefined for data paths without pf-relay. */
+  answer: { healthPort: number; answer: HelperAnswer } | undefined;
   clusterIP: string | undefined;
 }
 
@@ -42,16 +58,15 @@ export interface TrafficVerdict {
   recheckMs?: number;
 }
 
+/** For a helper that relays: are the target's ports open, and does the Service reach the helper? */
 export async function checkTraffic(probe: TunnelProbe, at: TrafficInputs): Promise<TrafficVerdict> {
-  if (at.healthPort !== undefined) {
-    let ports: PortState[];
-    try {
-      ports = await probe.targetPorts(at.helperIP, at.healthPort);
-    } catch (err) {
+  if (at.answer) {
+    const { healthPort, answer } = at.answer;
+    if ('error' in answer) {
       return {
         notReady: pending(
           'TunnelCheckFailed',
-          `Could not ask helper pod ${at.helperName} (${at.helperIP}:${at.healthPort}) whether the target's ports are open: ${(err as Error).message}. ` +
+          `Could not ask helper pod ${at.helperName} (${at.helperIP}:${healthPort}) whether the target's ports are open: ${answer.error}. ` +
             'The operator must reach helper pods on their health port; checking again in 5 s.',
         ),
         recheckMs: CLOSED_PORT_RECHECK_MS,
@@ -59,7 +74,7 @@ export async function checkTraffic(probe: TunnelProbe, at: TrafficInputs): Promi
     }
     // Only TCP gates Ready: a UDP server may bind only when a session starts (iperf3 does), and a
     // datagram has no handshake to confirm through the Service either.
-    const closed = ports.filter((p) => p.protocol === 'tcp' && !p.open);
+    const closed = answer.ports.filter((p) => p.protocol === 'tcp' && !p.open);
     if (closed.length) return { notReady: closedPorts(closed, at.target), recheckMs: CLOSED_PORT_RECHECK_MS };
   }
   const tcp = at.spec.ports.find((p) => p.protocol === 'TCP');

@@ -156,14 +156,24 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.deepEqual(probe.asked, []);
   });
 
-  it('lists the helper as not ready in the EndpointSlice until its probe passes', async () => {
+  it('lists the helper as not ready in the EndpointSlice until its relay answers', async () => {
     await reconcile('team-a/web');
+    probe.answers = false; // the container runs, its relay does not listen yet
     const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, false);
     await reconcile('team-a/web');
     const endpoint = cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints?.[0];
     assert.deepEqual(endpoint?.addresses, [helper.status!.podIP]);
     assert.equal(endpoint?.conditions?.ready, false);
     assert.equal(status().status?.phase, 'Pending');
+    assert.equal(status().ready?.reason, 'HelperStarting');
+  });
+
+  it("lists the helper as ready once its relay answers, before the kubelet's readiness probe says so", async () => {
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, false);
+    await reconcile('team-a/web');
+    assert.equal(cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints?.[0]?.conditions?.ready, true);
+    assert.equal(status().status?.phase, 'Ready', 'the relay relays, the target listens, the Service routes');
   });
 
   it('writes nothing and records no Event when a pass finds nothing changed', async () => {
