@@ -5,6 +5,7 @@ import type { Logger } from 'winston';
 import { GROUP, PLURAL, VERSION, type PortForward } from '../api/index.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
 import type { KubeClients } from './client.js';
+import { projectPod } from './pods.js';
 import { ResilientInformer, type Store } from './resilient-informer.js';
 
 type InformerLifecycle = Pick<ResilientInformer<PortForward>, 'resource' | 'synced' | 'hasSynced' | 'start' | 'stop'>;
@@ -26,7 +27,6 @@ export interface Informers extends ClusterCache {
   services: ResilientInformer<V1Service>;
   endpointSlices: ResilientInformer<V1EndpointSlice>;
   namespaces: ResilientInformer<V1Namespace>;
-  all: InformerLifecycle[];
   synced: Promise<void>;
   hasSynced(): boolean;
   start(): void;
@@ -41,7 +41,8 @@ export function createInformers({ kubeConfig, core, custom, discovery }: KubeCli
     () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }) as Promise<KubernetesListObject<PortForward>>,
     log,
   );
-  const pods = new ResilientInformer<V1Pod>('pods', kubeConfig, '/api/v1/pods', () => core.listPodForAllNamespaces(), log);
+  // every pod of the cluster (targets may be anywhere): cached projected to the fields the operator reads
+  const pods = new ResilientInformer<V1Pod>('pods', kubeConfig, '/api/v1/pods', () => core.listPodForAllNamespaces(), log, undefined, projectPod);
   const services = new ResilientInformer<V1Service>(
     'services',
     kubeConfig,
@@ -67,7 +68,6 @@ export function createInformers({ kubeConfig, core, custom, discovery }: KubeCli
     services,
     endpointSlices,
     namespaces,
-    all,
     synced: Promise.all(all.map((i) => i.synced)).then(() => undefined),
     hasSynced: () => all.every((i) => i.hasSynced),
     start: () => all.forEach((i) => i.start()),

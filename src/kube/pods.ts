@@ -9,3 +9,47 @@ export function isPodReady(pod: V1Pod | undefined): boolean {
 export function isPodFinished(pod: V1Pod): boolean {
   return pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
 }
+
+/**
+ * What the operator's pod cache keeps: the fields that target resolution, helper planning and
+ * status read, and none of the rest (managed fields, most annotations, environment, volumes). The
+ * cache holds every pod of the cluster, so a fat pod must not make the operator fat.
+ */
+export function projectPod(pod: V1Pod): V1Pod {
+  const m = pod.metadata ?? {};
+  const ours = Object.entries(m.annotations ?? {}).filter(([k]) => k.startsWith('portforward.io/'));
+  return {
+    apiVersion: pod.apiVersion,
+    kind: pod.kind,
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      creationTimestamp: m.creationTimestamp,
+      deletionTimestamp: m.deletionTimestamp,
+      labels: m.labels,
+      ownerReferences: m.ownerReferences,
+      ...(ours.length ? { annotations: Object.fromEntries(ours) } : {}),
+    },
+    spec: {
+      nodeName: pod.spec?.nodeName,
+      hostNetwork: pod.spec?.hostNetwork,
+      containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, ports: c.ports })),
+    },
+    status: {
+      phase: pod.status?.phase,
+      podIP: pod.status?.podIP,
+      conditions: pod.status?.conditions?.map((c) => ({ type: c.type, status: c.status, lastTransitionTime: c.lastTransitionTime })),
+      containerStatuses: pod.status?.containerStatuses?.map((c) => ({
+        name: c.name,
+        ready: c.ready,
+        restartCount: c.restartCount,
+        image: '',
+        imageID: '',
+        state: c.state,
+        lastState: c.lastState,
+      })),
+    },
+  };
+}

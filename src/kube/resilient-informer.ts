@@ -2,7 +2,8 @@
 // for good on a failed list or watch; this one restarts it with backoff (0.8 s -> 30 s, jitter),
 // resuming from the last resourceVersion (client-node relists by itself on 410 Gone).
 import {
-  makeInformer,
+  ListWatch,
+  Watch,
   type Informer,
   type KubeConfig,
   type KubernetesObject,
@@ -20,6 +21,24 @@ export interface Store<T> {
 }
 
 export type ChangeHandler<T> = (obj: T) => void;
+
+/** What the cache keeps of each object: a projection to the fields the operator reads. */
+export type Projection<T> = (obj: T) => T;
+
+/** A Watch that hands every event's object through a projection before the cache sees it. */
+class ProjectingWatch<T> extends Watch {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly project: Projection<T>,
+  ) {
+    super(kubeConfig);
+  }
+
+  override watch(...[path, params, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    // ERROR events carry a Status, not an object of the kind watched
+    return super.watch(path, params, (phase, obj, raw) => callback(phase, phase === 'ERROR' ? obj : this.project(obj as T), raw), done);
+  }
+}
 
 /** After this long without errors a failure counts as the first again. */
 const HEALTHY_RESET_MS = 60_000;
@@ -42,9 +61,16 @@ export class ResilientInformer<T extends KubernetesObject> implements Store<T> {
     list: ListPromise<T>,
     private readonly log: Logger,
     labelSelector?: string,
+    project?: Projection<T>,
   ) {
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
-    this.informer = makeInformer<T>(kubeConfig, path, list, labelSelector);
+    // makeInformer, with the projection applied to what the list and the watch deliver
+    const watch = project ? new ProjectingWatch(kubeConfig, project) : new Watch(kubeConfig);
+    const projectedList: ListPromise<T> = project ? async () => {
+      const listed = await list();
+      return { ...listed, items: listed.items.map(project) };
+    } : list;
+    this.informer = new ListWatch<T>(path, watch, projectedList, false, labelSelector);
     this.informer.on('error', (err) => this.onError(err));
   }
 

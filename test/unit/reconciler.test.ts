@@ -13,6 +13,7 @@ import { ANNOTATIONS, FINALIZER, LABELS } from '../../src/resources/names.js';
 import { startingHelpersOn } from '../../src/controller/helper-plan.js';
 import { FakeCluster, LaggingCache } from './support/fake-cluster.js';
 import { FakeProbe } from './support/fake-probe.js';
+import { projectPod } from '../../src/kube/pods.js';
 import { OPERATOR_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';
 
 const log = silentLogger();
@@ -174,6 +175,21 @@ describe('a PortForward to a pod that listens on localhost', () => {
     await reconcile('team-a/web');
     assert.equal(cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints?.[0]?.conditions?.ready, true);
     assert.equal(status().status?.phase, 'Ready', 'the relay relays, the target listens, the Service routes');
+  });
+
+  it('works the same from a cache that keeps only the projected pod fields', async () => {
+    const project = () => {
+      for (const p of cluster.pods.list()) cluster.pods.put(projectPod(p));
+    };
+    project();
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    project();
+    await reconcile('team-a/web');
+    assert.equal(status().status?.phase, 'Ready');
+    assert.equal(status().status?.target?.node, 'node-1');
+    await reconcile('team-a/web');
+    assert.equal(cluster.helpers().length, 1, 'the projected helper is recognised as current: no replacement');
   });
 
   it('writes nothing and records no Event when a pass finds nothing changed', async () => {

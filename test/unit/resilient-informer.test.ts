@@ -11,7 +11,9 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 
 const PATH = '/api/v1/namespaces/t/configmaps';
-const cm = (name: string, rv: string): V1ConfigMap => ({ metadata: { name, namespace: 't', resourceVersion: rv } });
+const cm = (name: string, rv: string): V1ConfigMap => ({ metadata: { name, namespace: 't', resourceVersion: rv }, data: { big: 'x'.repeat(1000) } });
+/** The cache keeps metadata only, as the operator's pod cache keeps only what it reads. */
+const metadataOnly = (o: V1ConfigMap): V1ConfigMap => ({ metadata: o.metadata });
 
 describe('a resilient informer', () => {
   const watches: URLSearchParams[] = [];
@@ -54,10 +56,10 @@ describe('a resilient informer', () => {
     server.close();
   });
 
-  it('restarts a failed watch with backoff, from the last resourceVersion, and follows it afterwards', { timeout: 20_000 }, async () => {
+  it('restarts a failed watch with backoff, from the last resourceVersion, and follows it afterwards, projected', { timeout: 20_000 }, async () => {
     failWatches = 1; // the first watch fails, as while the API server's etcd restarts
     const list = async () => ({ apiVersion: 'v1', kind: 'ConfigMapList', metadata: { resourceVersion: '10' }, items: [cm('a', '10')] });
-    const informer = new ResilientInformer<V1ConfigMap>('configmaps', kc, PATH, list, log);
+    const informer = new ResilientInformer<V1ConfigMap>('configmaps', kc, PATH, list, log, undefined, metadataOnly);
     const changes: string[] = [];
     informer.onChange((o) => changes.push(o.metadata!.name!));
     const started = Date.now();
@@ -73,6 +75,7 @@ describe('a resilient informer', () => {
       openWatch!.write(`${JSON.stringify({ type: 'ADDED', object: cm('b', '11') })}\n`);
       await until(() => informer.get('t', 'b') !== undefined);
       assert.deepEqual(changes, ['a', 'b']);
+      assert.deepEqual(informer.list().map((o) => o.data), [undefined, undefined], 'listed and watched objects are both projected');
     } finally {
       await informer.stop();
     }
