@@ -5,7 +5,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import type { KubeApi } from '../kube/api.js';
 import { describeError } from '../kube/errors.js';
-import type { ResilientInformer } from '../kube/resilient-informer.js';
+import type { WatchedStore } from '../kube/resilient-informer.js';
 import type { Informers } from '../kube/caches.js';
 import type { Metrics } from '../observability/metrics.js';
 import { reconcileLogger } from '../observability/logger.js';
@@ -19,7 +19,7 @@ import { PortForwardIndex, keysForNamespace, keysForOwned, keysForPod } from './
 
 export interface ControllerDeps {
   informers: Informers;
-  reconciler: Reconciler;
+  reconciler: Pick<Reconciler, 'reconcile'>;
   api: KubeApi;
   metrics: Metrics;
   log: Logger;
@@ -72,7 +72,7 @@ export class Controller {
     await this.queue.stop();
   }
 
-  private watch<T extends KubernetesObject>(informer: ResilientInformer<T>, keys: (obj: T) => string[]): void {
+  private watch<T extends KubernetesObject>(informer: WatchedStore<T>, keys: (obj: T) => string[]): void {
     informer.onChange((obj) => {
       if (!this.running) return;
       for (const key of keys(obj)) this.queue.add(key);

@@ -6,7 +6,7 @@ import { GROUP, PLURAL, VERSION, type PortForward } from '../api/index.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
 import type { KubeClients } from './client.js';
 import { projectPod } from './pods.js';
-import { ResilientInformer, type Store } from './resilient-informer.js';
+import { ResilientInformer, type Store, type WatchedStore } from './resilient-informer.js';
 
 type InformerLifecycle = Pick<ResilientInformer<PortForward>, 'resource' | 'synced' | 'hasSynced' | 'start' | 'stop'>;
 
@@ -21,12 +21,13 @@ export interface ClusterCache {
   namespaces: Store<V1Namespace>;
 }
 
+/** The caches as the controller sees them: each tells of its changes, and all fill together. */
 export interface Informers extends ClusterCache {
-  portForwards: ResilientInformer<PortForward>;
-  pods: ResilientInformer<V1Pod>;
-  services: ResilientInformer<V1Service>;
-  endpointSlices: ResilientInformer<V1EndpointSlice>;
-  namespaces: ResilientInformer<V1Namespace>;
+  portForwards: WatchedStore<PortForward>;
+  pods: WatchedStore<V1Pod>;
+  services: WatchedStore<V1Service>;
+  endpointSlices: WatchedStore<V1EndpointSlice>;
+  namespaces: WatchedStore<V1Namespace>;
   synced: Promise<void>;
   hasSynced(): boolean;
   start(): void;

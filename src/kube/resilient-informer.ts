@@ -22,6 +22,12 @@ export interface Store<T> {
 
 export type ChangeHandler<T> = (obj: T) => void;
 
+/** A store that also tells of its changes: what the controller watches. */
+export interface WatchedStore<T> extends Store<T> {
+  /** Called on add, update and delete (with the last known state). */
+  onChange(handler: ChangeHandler<T>): void;
+}
+
 /** What the cache keeps of each object: a projection to the fields the operator reads. */
 export type Projection<T> = (obj: T) => T;
 
@@ -43,7 +49,7 @@ class ProjectingWatch<T> extends Watch {
 /** After this long without errors a failure counts as the first again. */
 const HEALTHY_RESET_MS = 60_000;
 
-export class ResilientInformer<T extends KubernetesObject> implements Store<T> {
+export class ResilientInformer<T extends KubernetesObject> implements WatchedStore<T> {
   readonly synced: Promise<void>;
   private markSynced!: () => void;
   private isSynced = false;

@@ -1,0 +1,103 @@
+// The controller: events become keys and keys become passes, only while this replica leads; at
+// start it removes the v1 Endpoints earlier versions wrote; the resync sweeps orphaned helpers.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { KubernetesObject, V1Endpoints, V1Pod } from '@kubernetes/client-node';
+import { Controller } from '../../src/controller/controller.js';
+import { done } from '../../src/controller/result.js';
+import type { Informers } from '../../src/kube/caches.js';
+import type { ChangeHandler } from '../../src/kube/resilient-informer.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { LABELS, MANAGED_BY } from '../../src/resources/names.js';
+import { FakeCluster, MemoryStore } from './support/fake-cluster.js';
+import { OPERATOR_NAMESPACE, pod, portForward } from './support/fixtures.js';
+
+/** A MemoryStore that tells of its changes, as an informer does. */
+class WatchedMemoryStore<T extends KubernetesObject> extends MemoryStore<T> {
+  private readonly handlers: ChangeHandler<T>[] = [];
+  onChange(handler: ChangeHandler<T>): void {
+    this.handlers.push(handler);
+  }
+  /** Stores the object and tells the handlers, as a watch event would. */
+  emit(obj: T): void {
+    this.put(obj);
+    for (const h of this.handlers) h(obj);
+  }
+}
+
+function setup() {
+  const cluster = new FakeCluster();
+  const informers = {
+    portForwards: new WatchedMemoryStore(),
+    pods: new WatchedMemoryStore<V1Pod>(),
+    services: new WatchedMemoryStore(),
+    endpointSlices: new WatchedMemoryStore(),
+    namespaces: new WatchedMemoryStore(),
+    synced: Promise.resolve(),
+    hasSynced: () => true,
+    start: () => undefined,
+    stop: async () => undefined,
+  } as unknown as Informers & { portForwards: WatchedMemoryStore<ReturnType<typeof portForward>>; pods: WatchedMemoryStore<V1Pod> };
+  const passes: string[] = [];
+  const controller = new Controller({
+    informers,
+    reconciler: { reconcile: async (key) => (passes.push(key), done) },
+    api: cluster.api,
+    metrics: new Metrics({ defaultMetrics: false }),
+    log: silentLogger(),
+    operatorNamespace: OPERATOR_NAMESPACE,
+    concurrency: 2,
+    resyncSeconds: 3600,
+  });
+  return { cluster, informers, passes, controller };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+describe('the controller', () => {
+  it('turns events into passes only while it leads, and a pod event into a pass of the PortForward that names it', async () => {
+    const { informers, passes, controller } = setup();
+    const web = portForward('team-a', 'web', { target: { pod: 'nginx' }, ports: [{ port: 1 }] });
+    informers.portForwards.emit(web); // a standby sees it, but does not reconcile
+    await settle();
+    assert.deepEqual(passes, []);
+
+    await controller.start(); // the resync at start queues every PortForward
+    await settle();
+    assert.deepEqual(passes, ['team-a/web']);
+    informers.pods.emit(pod('team-a', 'nginx'));
+    informers.pods.emit(pod('team-a', 'another'));
+    informers.pods.emit(pod('team-b', 'nginx'));
+    await settle();
+    assert.deepEqual(passes, ['team-a/web', 'team-a/web'], 'the named pod wakes it; another pod, or a namesake elsewhere, does not');
+    await controller.stop();
+    informers.portForwards.emit(web);
+    await settle();
+    assert.equal(passes.length, 2, 'nothing after stop');
+  });
+
+  it("removes at start the v1 Endpoints an earlier version wrote, and not the endpoints controller's", async () => {
+    const { cluster, controller } = setup();
+    const labels = { [LABELS.managedBy]: MANAGED_BY };
+    const legacy: V1Endpoints = { metadata: { namespace: 'team-a', name: 'pf-web', labels, ownerReferences: [{ apiVersion: 'portforward.io/v1alpha1', kind: 'PortForward', name: 'web', uid: 'u', controller: true }] } };
+    // the endpoints controller copies a selector Service's labels, ours included, onto its Endpoints
+    const controllers: V1Endpoints = { metadata: { namespace: OPERATOR_NAMESPACE, name: 'pf-team-a-web-1234', labels } };
+    cluster.legacyEndpoints.put(legacy);
+    cluster.legacyEndpoints.put(controllers);
+    await controller.start();
+    await controller.stop();
+    assert.deepEqual(cluster.legacyEndpoints.list().map((e) => e.metadata!.name), ['pf-team-a-web-1234']);
+  });
+
+  it('sweeps helpers whose PortForward is gone at each resync', async () => {
+    const { cluster, informers, controller } = setup();
+    const orphan = pod(OPERATOR_NAMESPACE, 'pf-gone-1234');
+    orphan.metadata!.labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.ownerUid]: 'no-such-portforward' };
+    informers.pods.emit(orphan);
+    cluster.pods.put(orphan);
+    await controller.start();
+    await controller.stop();
+    assert.deepEqual(cluster.pods.list().map((p) => p.metadata!.name), [], 'the orphan was deleted');
+  });
+});
