@@ -3,7 +3,6 @@
 // refuses the SPDY tunnel as API servers before 1.31 do) and relays each stream to a small TCP
 // server per "pod" that answers "<pod>:<what it got>".
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -14,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { PortForward } from '../../src/api/index.js';
 import { main } from '../../src/cli/main.js';
 import { snapshotOf, transitionLine } from '../../src/cli/tunnel-state.js';
-import { encodeFrame, FrameParser, OPCODE } from '../../src/cli/websocket.js';
+import { WebSocketServer } from 'ws';
 
 const PF_PATH = '/apis/portforward.io/v1alpha1/namespaces/team-a/portforwards';
 
@@ -45,6 +44,7 @@ async function podBackend(name: string): Promise<net.Server> {
 
 class FakeApiServer {
   readonly server = http.createServer((req, res) => this.request(req, res));
+  private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false) });
   pf: PortForward | undefined;
   /** pod name -> local port of the TCP server standing for it (a closed port: connection refused). */
   readonly pods = new Map<string, number>();
@@ -124,38 +124,28 @@ class FakeApiServer {
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
-    assert.equal(req.headers['sec-websocket-protocol']?.split(',')[0]?.trim(), 'v4.channel.k8s.io');
+    // The WebSocket side is the ws library's, not the plugin's own framing: an independent peer.
     const port = Number(url.searchParams.get('ports'));
-    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n`,
-    );
-    const portBytes = Buffer.alloc(2);
-    portBytes.writeUInt16LE(port);
-    const frame = (channel: number, data: Buffer): Buffer => encodeFrame(OPCODE.binary, [Buffer.from([channel]), data], null);
-    socket.write(frame(0, portBytes));
-    socket.write(frame(1, portBytes));
-    const close = (): void => {
-      socket.end(encodeFrame(OPCODE.close, [Buffer.from([0x03, 0xe8])], null));
-    };
-    const backend = net.connect(backendPort, '127.0.0.1');
-    backend.on('data', (d) => socket.write(frame(0, d)));
-    backend.on('end', close);
-    backend.on('error', (e) => {
-      socket.write(frame(1, Buffer.from(`error forwarding port ${port} to pod ${pod}, uid : ${e.message}`)));
-      close();
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      assert.equal(ws.protocol, 'v4.channel.k8s.io');
+      const portBytes = Buffer.alloc(2);
+      portBytes.writeUInt16LE(port);
+      const send = (channel: number, data: Buffer) => ws.send(Buffer.concat([Buffer.from([channel]), data]));
+      send(0, portBytes); // the kubelet names the port on both channels first
+      send(1, portBytes);
+      const backend = net.connect(backendPort, '127.0.0.1');
+      backend.on('data', (d) => send(0, d));
+      backend.on('end', () => ws.close(1000));
+      backend.on('error', (e) => {
+        send(1, Buffer.from(`error forwarding port ${port} to pod ${pod}, uid : ${e.message}`));
+        ws.close(1000);
+      });
+      ws.on('message', (data: Buffer) => {
+        if (data[0] === 0) backend.write(data.subarray(1));
+      });
+      ws.on('close', () => backend.end());
+      ws.on('error', () => backend.destroy());
     });
-    const parser = new FrameParser();
-    const onData = (chunk: Buffer): void => {
-      for (const f of parser.push(chunk)) {
-        if (f.opcode === OPCODE.close) backend.end();
-        else if (f.opcode === OPCODE.binary && f.payload[0] === 0) backend.write(f.payload.subarray(1));
-      }
-    };
-    socket.on('data', onData);
-    socket.on('error', () => backend.destroy());
-    socket.on('close', () => backend.destroy());
-    if (head.length) onData(head);
   }
 }
 

@@ -3,6 +3,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PortForwardChannels, portForwardPath } from '../../src/cli/pod-port.js';
 import { applyMask, encodeFrame, FrameParser, OPCODE } from '../../src/cli/websocket.js';
+import * as ws from 'ws';
+import type { Writable } from 'node:stream';
+
+// ws's own frame reader and writer (exported, though not in its type definitions): an RFC 6455
+// implementation independent of the plugin's.
+const { Receiver, Sender } = ws as unknown as {
+  Receiver: new (options: { isServer: boolean }) => Writable;
+  Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] };
+};
 
 describe('WebSocket frames', () => {
   it('a masked client frame reads back as the bytes sent, at every length encoding', () => {
@@ -15,6 +24,23 @@ describe('WebSocket frames', () => {
       assert.equal(decoded?.fin, true);
       assert.deepEqual(decoded?.payload, Buffer.concat([Buffer.from([0]), payload]), `size ${size}`);
     }
+  });
+
+  it('speaks RFC 6455 as an independent implementation (ws) reads and writes it, at every length encoding', async () => {
+    const sizes = [0, 1, 125, 126, 65535, 65536, 200_000];
+    // ours -> ws: masked client frames, as a server receives them
+    const received: Buffer[] = [];
+    const receiver = new Receiver({ isServer: true });
+    receiver.on('message', (data: Buffer) => received.push(Buffer.from(data)));
+    const payloads = sizes.map((size) => Buffer.alloc(size, size % 251));
+    await new Promise<void>((resolve) => receiver.write(Buffer.concat(payloads.map((p) => encodeFrame(OPCODE.binary, [p], Buffer.from([9, 8, 7, 6])))), () => resolve()));
+    assert.deepEqual(received.map((b) => b.length), sizes);
+    assert.ok(received.every((b, i) => b.equals(payloads[i]!)));
+    // ws -> ours: unmasked server frames, as the API server sends them
+    const frames = payloads.map((p) => Buffer.concat(Sender.frame(p, { fin: true, opcode: OPCODE.binary, mask: false, readOnly: true, rsv1: false })));
+    const decoded = new FrameParser().push(Buffer.concat(frames));
+    assert.deepEqual(decoded.map((f) => f.payload.length), sizes);
+    assert.ok(decoded.every((f, i) => f.opcode === OPCODE.binary && f.fin && f.payload.equals(payloads[i]!)));
   });
 
   it('frames split anywhere across TCP chunks, or packed together, come out whole', () => {
