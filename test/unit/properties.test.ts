@@ -94,9 +94,12 @@ it('builders accept every valid spec and produce valid names and matching, uniqu
       assert.deepEqual(slice.ports!.map((p) => p.name), service.spec!.ports!.map((p) => p.name));
       assert.deepEqual(helper.spec!.containers[0]!.ports!.map((p) => `${p.containerPort}/${p.protocol}`), want);
     }),
-    { numRuns: 300 },
+    { numRuns: 500 },
   );
-  assert.ok(accepted > 60, `most generated specs are valid (${accepted})`);
+  // The property must not hold vacuously: about a quarter of the generated specs are valid (the
+  // rest steal a default name on purpose). Fewer than 50 of 500 would be a generator gone wrong;
+  // by chance it is vanishingly unlikely (a 60-of-300 run happened; the old bar was 61).
+  assert.ok(accepted >= 50, `enough generated specs are valid to test the builders (${accepted} of 500)`);
 });
 
 it("the helper's PF_PORTS round-trips: it lists exactly the spec's ports, and the helper's parser reads them back", () => {
