@@ -42,14 +42,18 @@ const processIo: Output = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
+/** The global flags that take a value as the next argument, as GLOBAL_FLAGS declares them. */
+const GLOBAL_VALUE_FLAGS = new Set(
+  GLOBAL_FLAGS.filter((f) => f.type === 'string').flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])]),
+);
+
 /** Finds the command word, skipping global flags (and their values) in front of it. */
 function splitCommand(argv: readonly string[]): { command: string | undefined; rest: string[] } {
-  const takesValue = new Set(['-n', '--namespace', '--kubeconfig', '--context']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') break;
     if (arg.startsWith('-') && arg !== '-') {
-      if (takesValue.has(arg)) i++;
+      if (GLOBAL_VALUE_FLAGS.has(arg)) i++;
       continue;
     }
     return { command: arg, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
