@@ -28,6 +28,13 @@ start_component() {
         --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
         --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
         --kubelet-preferred-address-types=InternalIP,Hostname \
+        --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+        --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+        --requestheader-extra-headers-prefix=X-Remote-Extra- \
+        --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
+        --enable-aggregator-routing=true \
+        --audit-policy-file="$STATE/etc/audit-policy.yaml" --audit-log-path="$LOGS/audit.log" \
+        --audit-log-maxsize=200 --audit-log-maxbackup=2 \
         --allow-privileged=true --profiling=false --v=1 ;;
     kube-controller-manager)
       start kube-controller-manager kube-controller-manager --kubeconfig="$PKI/controller-manager.kubeconfig" \

@@ -5,9 +5,9 @@ PKI="$STATE/pki"
 mkdir -p "$PKI"
 cd "$PKI"
 
-# cert NAME SUBJECT [SANS]: a key and a certificate signed by the cluster CA.
+# cert NAME SUBJECT [SANS]: a key and a certificate signed by the cluster CA ($SIGNER: another CA).
 cert() {
-  local name=$1 subject=$2 sans=${3:-}
+  local name=$1 subject=$2 sans=${3:-} signer=${SIGNER:-ca}
   [ -f "$name.crt" ] && return
   openssl genrsa -out "$name.key" 2048 2>/dev/null
   openssl req -new -key "$name.key" -subj "$subject" -out "$name.csr" 2>/dev/null
@@ -18,7 +18,7 @@ cert() {
     if [ -n "$sans" ]; then echo "extendedKeyUsage=serverAuth,clientAuth"; echo "subjectAltName=$sans"
     else echo "extendedKeyUsage=clientAuth"; fi
   } >"$ext"
-  openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+  openssl x509 -req -in "$name.csr" -CA "$signer.crt" -CAkey "$signer.key" -CAcreateserial -days 3650 \
     -extfile "$ext" -out "$name.crt" 2>/dev/null
   rm -f "$name.csr" "$ext"
 }
@@ -46,10 +46,16 @@ current-context: pfdev
 YAML
 }
 
-if [ ! -f ca.crt ]; then
-  openssl genrsa -out ca.key 2048 2>/dev/null
-  openssl req -x509 -new -key ca.key -subj "/CN=pfdev-ca" -days 3650 -out ca.crt 2>/dev/null
-fi
+# ca NAME CN: a self-signed CA.
+ca() {
+  [ -f "$1.crt" ] && return
+  openssl genrsa -out "$1.key" 2048 2>/dev/null
+  openssl req -x509 -new -key "$1.key" -subj "/CN=$2" -days 3650 -out "$1.crt" 2>/dev/null
+}
+
+ca ca pfdev-ca
+# The aggregation layer's own CA: aggregated API servers trust it for the front proxy's requests only.
+ca front-proxy-ca pfdev-front-proxy-ca
 [ -f sa.key ] || { openssl genrsa -out sa.key 2048 2>/dev/null; openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null; }
 
 cert apiserver "/CN=kube-apiserver" \
@@ -61,6 +67,7 @@ cert scheduler "/CN=system:kube-scheduler"
 cert kube-proxy "/CN=system:kube-proxy"
 cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME"
 cert kubelet-serving "/CN=$NODE_NAME" "IP:$NODE_ADDR,DNS:$NODE_NAME"
+SIGNER=front-proxy-ca cert front-proxy-client "/CN=front-proxy-client"
 
 kubeconfig admin admin
 kubeconfig controller-manager controller-manager

@@ -23,8 +23,16 @@ wait_for() {
 
 kubectl_admin() { kubectl --kubeconfig "$PKI/admin.kubeconfig" "$@"; }
 
+# What the running cluster was built from: a cluster built from other scripts is rebuilt, so a
+# changed flag or certificate never goes unnoticed behind "already running".
+config_id() { cat "$CLUSTER_DIR"/*.sh "$CLUSTER_DIR"/addons/* | sha256sum | cut -d' ' -f1; }
+
 healthy() {
   [ -f "$RUN/components" ] || return 1
+  if [ "$(cat "$RUN/config-id" 2>/dev/null)" != "$(config_id)" ]; then
+    log "the running cluster was built from other scripts: rebuilding it"
+    return 1
+  fi
   local c
   for c in $(cat "$RUN/components"); do
     kill -0 "$(cat "$RUN/$c.pid" 2>/dev/null)" 2>/dev/null || return 1
@@ -119,6 +127,21 @@ evictionHard: {memory.available: "0%", nodefs.available: "0%", nodefs.inodesFree
 localStorageCapacityIsolation: false
 podCIDR: $NODE_POD_CIDR
 YAML
+  # Tunnels and other ways into pods, at Metadata level (who, which object, the request URI with
+  # its port); nothing else, so the log stays small.
+  cat >"$STATE/etc/audit-policy.yaml" <<YAML
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    resources:
+      - group: connect.portforward.io
+      - group: portforward.io
+      - group: ""
+        resources: [pods/portforward, pods/proxy, pods/exec, pods/attach, services/proxy]
+  - level: None
+YAML
   cat >"$STATE/etc/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -189,6 +212,7 @@ main() {
   step "node: containerd, images, kubelet, kube-proxy" start_node
   step "cluster DNS (CoreDNS, no upstream)" start_dns
   echo "$COMPONENTS" >"$RUN/components"
+  config_id >"$RUN/config-id"
   write_kubeconfig
   log "cluster is up: export KUBECONFIG=$KUBECONFIG_OUT"
 }

@@ -5,11 +5,11 @@ import winston, { type Logger } from 'winston';
 
 export type { Logger };
 
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', component = 'portforward-operator'): Logger {
   return winston.createLogger({
     level,
     format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
-    defaultMeta: { component: 'portforward-operator' },
+    defaultMeta: { component },
     transports: [new winston.transports.Console()],
   });
 }
