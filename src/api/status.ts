@@ -44,12 +44,15 @@ export const statusSchema = z
     access: z
       .object({
         inCluster: z.array(z.string()).describe('Addresses for clients inside the cluster, SERVICE.NAMESPACE.svc:PORT.'),
-        apiServerProxy: z.array(z.string()).describe('API server service-proxy paths (HTTP), one per TCP port.'),
-        portForwardCommand: z.string().describe('A kubectl port-forward command that reaches the tunnel from a workstation.'),
+        apiServerProxy: z
+          .array(z.string())
+          .describe('HTTP through the API server, one path per TCP port (kubectl get --raw PATH, or under kubectl proxy).'),
+        tunnel: z.array(z.string()).describe('The tunnel API path of each port (a WebSocket; what kubectl pf connect opens).'),
+        connectCommand: z.string().describe('The command that reaches every port from a workstation.'),
       })
       .partial()
       .optional()
-      .describe('The ways to reach the tunnel.'),
+      .describe('The ways to reach the tunnel. From outside the cluster they need rights in this namespace only (ClusterRole portforward-tunnel-user, part of edit and admin).'),
     expiresAt: z.string().optional().describe('When the ttl runs out (RFC 3339).'),
   })
   .describe('What the operator observed and did, rewritten on every pass.');

@@ -1,6 +1,7 @@
 // How a PortForward is reached, as its status tells: the ports summary (kubectl get's PORTS) and
-// status.access (the in-cluster address, the API server path, the kubectl command).
+// status.access (the in-cluster address, the tunnel API's paths, the kubectl pf command).
 import type { PortForwardSpec, PortForwardStatus } from '../api/index.js';
+import { proxyPath, tunnelPath } from '../tunnel/protocol.js';
 
 /** 10080->80/TCP,53/UDP: the port, and where it goes when that differs. */
 export function portsSummary(spec: PortForwardSpec): string {
@@ -14,24 +15,17 @@ export function portsSummary(spec: PortForwardSpec): string {
 
 export interface AccessInputs {
   serviceName: string;
-  serviceNamespace: string;
-  helperNamespace: string;
-  /** The headless Service beside the helper that the API server's proxy can use. */
-  proxyServiceName: string;
-  helperPod: string | undefined;
+  namespace: string;
+  name: string;
 }
 
 export function accessFor(spec: PortForwardSpec, at: AccessInputs): NonNullable<PortForwardStatus['access']> {
-  const ports = [...new Set(spec.ports.map((p) => p.port))];
-  const tcp = [...new Set(spec.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port))];
-  const access: NonNullable<PortForwardStatus['access']> = {
-    inCluster: ports.map((p) => `${at.serviceName}.${at.serviceNamespace}.svc:${p}`),
-    // The API server proxies only to pods in the Service's own namespace: the one beside the helper.
-    apiServerProxy: tcp.map((p) => `/api/v1/namespaces/${at.helperNamespace}/services/${at.proxyServiceName}:${p}/proxy/`),
+  const unique = [...new Map(spec.ports.map((p) => [`${p.port}/${p.protocol}`, p])).values()];
+  const tcp = unique.filter((p) => p.protocol === 'TCP').map((p) => p.port);
+  return {
+    inCluster: [...new Set(spec.ports.map((p) => p.port))].map((p) => `${at.serviceName}.${at.namespace}.svc:${p}`),
+    apiServerProxy: tcp.map((p) => proxyPath(at.namespace, at.name, p)),
+    tunnel: unique.map((p) => tunnelPath(at.namespace, at.name, p.port, p.protocol === 'UDP' ? 'udp' : 'tcp')),
+    connectCommand: `kubectl pf connect -n ${at.namespace} ${at.name} ${unique.map((p) => (p.protocol === 'UDP' ? `${p.port}/udp` : `${p.port}`)).join(' ')}`,
   };
-  // kubectl port-forward carries TCP only
-  if (at.helperPod && tcp.length) {
-    access.portForwardCommand = `kubectl port-forward -n ${at.helperNamespace} pod/${at.helperPod} ${tcp.map((p) => `${p}:${p}`).join(' ')}`;
-  }
-  return access;
 }

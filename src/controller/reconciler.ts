@@ -10,7 +10,6 @@ import type { ClusterCache } from '../kube/caches.js';
 import { rfc3339, timeMs } from '../kube/time.js';
 import { healthPort, helperPodFor, type HelperSettings } from '../resources/helper-pod.js';
 import { proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
-import { proxyServiceFor } from '../resources/proxy-service.js';
 import { endpointSliceFor, serviceFor, type HelperEndpoint } from '../resources/service.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.js';
 import { allHelpers, cachedHelpers, deleteHelpers, ownerSelector } from './helper-pods.js';
@@ -20,7 +19,7 @@ import { HELPER_STARTUP_GRACE_MS, helperNotReady, planHelper, queuedReadiness } 
 import { isPodReady } from '../kube/pods.js';
 import { eventTypeOf, type Readiness } from './reasons.js';
 import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, resultOfError, type Result } from './result.js';
-import { deleteOwnedChildren, isOwnedBy, syncEndpointSlice, syncProxyService, syncService } from './service-sync.js';
+import { deleteOwnedChildren, isOwnedBy, syncEndpointSlice, syncService } from './service-sync.js';
 import { DEFAULT_START_LIMITS, StartLimits, type Reservation } from './start-limit.js';
 import { accessFor, portsSummary } from './access.js';
 import { composeStatus, readyCondition, sameStatus, type Observed } from './status.js';
@@ -128,6 +127,7 @@ export class Reconciler {
     const helpers = await this.api.listPods(this.config.namespace, ownerSelector(owner.uid));
     await deleteHelpers(this.api, helpers, log, 'PortForward deleted');
     await deleteOwnedChildren(this.api, this.cache, owner, serviceNameOf(owner.name));
+    // The headless Service beside the helper that versions before the tunnel API made.
     await this.api.deleteService(this.config.namespace, proxyServiceName(owner.namespace, owner.name));
     await onPrimary(removeFinalizer(this.api, pf));
     this.events.forget(owner.uid);
@@ -171,10 +171,7 @@ export class Reconciler {
     if (service.kind === 'retry') return retrySoon;
     if (service.kind === 'conflict') return this.serviceConflict(owner, service.message, untilExpiry, log);
     observed.service = { namespace: owner.namespace, name: service.object.metadata!.name!, clusterIP: service.object.spec?.clusterIP };
-    observed.access = this.access(spec, owner, undefined);
-    const proxy = await syncProxyService(this.api, this.cache.services, owner, proxyServiceFor(owner, spec, this.helperSettings));
-    if (proxy.kind === 'retry') return retrySoon;
-    if (proxy.kind === 'conflict') return this.serviceConflict(owner, proxy.message, untilExpiry, log);
+    observed.access = accessFor(spec, { serviceName: observed.service.name ?? serviceNameOf(owner.name), namespace: owner.namespace, name: owner.name });
 
     const verdict = await this.tunnel(pass, spec, log);
     return { ...verdict, result: notAfter(verdict.result, untilExpiry) };
@@ -238,7 +235,6 @@ export class Reconciler {
     const helperExists = helper !== undefined || plan.create;
     if (helperExists) {
       observed.helper = { namespace: this.config.namespace, pod: helper?.metadata?.name ?? helperName, ...(helperIP ? { podIP: helperIP } : {}) };
-      observed.access = this.access(spec, owner, observed.helper.pod);
     }
 
     let notReady = relays ? undefined : helperNotReady(helper, helperName, this.config.namespace, target.node, this.now());
@@ -326,16 +322,6 @@ export class Reconciler {
 
   private async removeHelpers(owner: Owner, log: Logger, why: string): Promise<void> {
     await deleteHelpers(this.api, cachedHelpers(this.cache.pods, this.config.namespace, owner.uid), log, why);
-  }
-
-  private access(spec: PortForwardSpec, owner: Owner, helperPod: string | undefined): NonNullable<PortForwardStatus['access']> {
-    return accessFor(spec, {
-      serviceName: serviceNameOf(owner.name),
-      serviceNamespace: owner.namespace,
-      helperNamespace: this.config.namespace,
-      proxyServiceName: proxyServiceName(owner.namespace, owner.name),
-      helperPod,
-    });
   }
 
   /** Writes the full status when it changed, and an Event when the Ready reason changed. */

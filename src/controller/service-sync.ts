@@ -148,11 +148,6 @@ export function syncService(api: KubeApi, cache: Store<V1Service>, owner: Owner,
   return syncChild(serviceOps(api, cache), owner, desired);
 }
 
-/** The headless Service beside the helper, in the operator's namespace (see resources/proxy-service.ts). */
-export function syncProxyService(api: KubeApi, cache: Store<V1Service>, owner: Owner, desired: V1Service): Promise<SyncOutcome<V1Service>> {
-  return syncChild({ ...serviceOps(api, cache), ownership: byOwnerLabel }, owner, desired);
-}
-
 export function syncEndpointSlice(
   api: KubeApi,
   cache: Store<V1EndpointSlice>,

@@ -29,7 +29,7 @@ export interface ResolveApis {
   custom: CustomObjectsApi;
 }
 
-async function readPortForward(apis: ResolveApis, namespace: string, name: string): Promise<PortForward> {
+export async function readPortForward(apis: ResolveApis, namespace: string, name: string): Promise<PortForward> {
   try {
     return (await apis.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as PortForward;
   } catch (err) {

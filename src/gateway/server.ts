@@ -14,8 +14,8 @@ import { authorize, type Access } from './authorize.js';
 import type { GatewayConfig } from './config.js';
 import { identify, withoutIdentityHeaders, type FrontProxySettings, type User } from './front-proxy.js';
 import { proxyHttp } from './proxy.js';
-import { Refusal, resolveEndpoint, type ResolveApis } from './resolve.js';
-import { route, type Route } from './routes.js';
+import { readPortForward, Refusal, resolveEndpoint, type ResolveApis } from './resolve.js';
+import { route, tunnelView, type Route } from './routes.js';
 import { serveTunnel } from './tunnel.js';
 import { UserTunnels } from './user-tunnels.js';
 
@@ -45,8 +45,8 @@ function readPortProtocol(url: URL): { port: number; protocol: TunnelProtocol } 
   return { port, protocol };
 }
 
-/** The rights a tunnel needs (the contract): the subresource in the tunnel API, and reading the PortForward. */
-function rightsFor(r: { namespace: string; name: string }, verb: string, subresource: 'portforward' | 'proxy'): Access[] {
+/** The rights a request needs (the contract): its verb here, and reading the PortForward itself. */
+function rightsFor(r: { namespace: string; name: string }, verb: string, subresource?: 'portforward' | 'proxy'): Access[] {
   return [
     { verb, group: API_GROUP, resource: 'portforwards', subresource, namespace: r.namespace, name: r.name },
     { verb: 'get', group: PORTFORWARD_GROUP, resource: PLURAL, namespace: r.namespace, name: r.name },
@@ -141,6 +141,12 @@ export class Gateway {
       if (r.kind === 'discovery') {
         res.writeHead(200, { 'content-type': 'application/json' });
         return void res.end(JSON.stringify(r.body));
+      }
+      if (r.kind === 'object') {
+        if (req.method !== 'GET') throw new Refusal(405, 'MethodNotAllowed', 'PortForwards are changed through portforward.io; this API only reads them');
+        await this.check(user, rightsFor(r, 'get'));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify(tunnelView(await readPortForward(this.apis, r.namespace, r.name))));
       }
       if (r.kind === 'portforward') {
         throw new Refusal(400, 'BadRequest', `the portforward subresource is a WebSocket (sub-protocol ${TUNNEL_PROTOCOL}): use kubectl pf connect`);

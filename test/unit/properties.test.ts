@@ -9,7 +9,6 @@ import { it } from 'node:test';
 import fc from 'fast-check';
 import { parseSpec } from '../../src/api/index.js';
 import { helperPodFor } from '../../src/resources/helper-pod.js';
-import { proxyServiceFor } from '../../src/resources/proxy-service.js';
 import { serviceFor, endpointSliceFor } from '../../src/resources/service.js';
 import { config } from './support/fixtures.js';
 
@@ -77,14 +76,13 @@ it('builders accept every valid spec and produce valid names and matching, uniqu
       const target = { namespace, pod: raw.target.pod, uid: podUid, node: 'node-1' };
       const helper = helperPodFor(owner, parsed.spec, target, settings);
       const service = serviceFor(owner, parsed.spec);
-      const proxy = proxyServiceFor(owner, parsed.spec, settings);
       const slice = endpointSliceFor(owner, parsed.spec, { podName: helper.metadata!.name!, podNamespace: config.namespace, podIP: '10.0.0.1', nodeName: 'node-1', ready: true });
 
-      for (const n of [helper.metadata!.name!, service.metadata!.name!, proxy.metadata!.name!, slice.metadata!.name!]) {
+      for (const n of [helper.metadata!.name!, service.metadata!.name!, slice.metadata!.name!]) {
         assert.ok(n.length <= 63 && DNS_LABEL.test(n), n);
       }
       const want = parsed.spec.ports.map((p) => `${p.port}/${p.protocol}`);
-      for (const svc of [service, proxy]) {
+      for (const svc of [service]) {
         assert.deepEqual(svc.spec!.ports!.map((p) => `${p.port}/${p.protocol}`), want);
         const portNames = svc.spec!.ports!.map((p) => p.name!);
         assert.equal(new Set(portNames).size, portNames.length, `Service port names are unique: ${portNames}`);

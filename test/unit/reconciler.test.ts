@@ -86,8 +86,8 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.equal(ready?.status, 'True');
     assert.match(ready!.message, /pf-web\.team-a\.svc:10080 reaches pod team-a\/nginx on node node-1/);
     assert.deepEqual(s?.access?.inCluster, ['pf-web.team-a.svc:10080']);
-    assert.deepEqual(s?.access?.apiServerProxy, [`/api/v1/namespaces/portforward-system/services/${proxyServiceName('team-a', 'web')}:10080/proxy/`]);
-    assert.equal(s?.access?.portForwardCommand, `kubectl port-forward -n ${OPERATOR_NAMESPACE} pod/${helper.metadata!.name} 10080:10080`);
+    assert.deepEqual(s?.access?.apiServerProxy, ['/apis/connect.portforward.io/v1alpha1/namespaces/team-a/portforwards/web/proxy/10080/']);
+    assert.equal(s?.access?.connectCommand, 'kubectl pf connect -n team-a web 10080');
     const slice = cluster.endpointSlices.get('team-a', 'pf-web');
     assert.deepEqual(slice?.endpoints?.[0]?.addresses, [helper.status!.podIP]);
     assert.equal(slice?.endpoints?.[0]?.conditions?.ready, true);

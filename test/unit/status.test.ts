@@ -37,18 +37,16 @@ describe('the status summary', () => {
     assert.equal(portsSummary(spec), '10080->80/TCP,53/UDP');
   });
 
-  it('gives in-cluster addresses for every port and API proxy paths and a port-forward command for TCP', () => {
-    const access = accessFor(spec, {
-      serviceName: 'pf-web',
-      serviceNamespace: 'team-a',
-      helperNamespace: 'portforward-system',
-      proxyServiceName: 'pf-team-a-web-1234abcd',
-      helperPod: 'helper-1',
-    });
+  it('gives in-cluster addresses for every port, tunnel API paths for each, HTTP proxy paths for TCP, and the connect command', () => {
+    const access = accessFor(spec, { serviceName: 'pf-web', namespace: 'team-a', name: 'web' });
     assert.deepEqual(access.inCluster, ['pf-web.team-a.svc:10080', 'pf-web.team-a.svc:53']);
-    // the API server proxies only within a Service's namespace: the proxy path uses the Service beside the helper
-    assert.deepEqual(access.apiServerProxy, ['/api/v1/namespaces/portforward-system/services/pf-team-a-web-1234abcd:10080/proxy/']);
-    assert.equal(access.portForwardCommand, 'kubectl port-forward -n portforward-system pod/helper-1 10080:10080');
+    // in the PortForward's own namespace: RBAC there decides, nothing in the helpers' namespace
+    assert.deepEqual(access.apiServerProxy, ['/apis/connect.portforward.io/v1alpha1/namespaces/team-a/portforwards/web/proxy/10080/']);
+    assert.deepEqual(access.tunnel, [
+      '/apis/connect.portforward.io/v1alpha1/namespaces/team-a/portforwards/web/portforward?port=10080&protocol=tcp',
+      '/apis/connect.portforward.io/v1alpha1/namespaces/team-a/portforwards/web/portforward?port=53&protocol=udp',
+    ]);
+    assert.equal(access.connectCommand, 'kubectl pf connect -n team-a web 10080 53/udp');
   });
 
   it('is unchanged when only key order differs, as it does after a round trip through the API server', () => {

@@ -1,0 +1,181 @@
+// StreamMux, both ends in one process: the client's mux opens streams for local connections, the
+// gateway's mux attaches each to a real TCP connection, and the two talk through an in-memory
+// channel that delivers every message asynchronously, as a WebSocket would.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { StreamMux } from '../../src/tunnel/mux.js';
+import { decodeFrame, encodeFrame, FRAME, STREAM_WINDOW } from '../../src/tunnel/protocol.js';
+
+interface Pair {
+  client: StreamMux;
+  gateway: StreamMux;
+  /** DATA bytes the gateway has sent, per stream id. */
+  sentByGateway: Map<number, number>;
+}
+
+function pair(targetPort: number): Pair {
+  const sentByGateway = new Map<number, number>();
+  const client: StreamMux = new StreamMux((m) => setImmediate(() => gateway.receive(m)));
+  const gateway: StreamMux = new StreamMux(
+    (m) => {
+      const f = decodeFrame(m);
+      if (f?.type === FRAME.data) sentByGateway.set(f.id, (sentByGateway.get(f.id) ?? 0) + f.payload.length);
+      setImmediate(() => client.receive(m));
+    },
+    {
+      open: (id) => {
+        gateway.attach(id, connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true })).catch(() => undefined);
+      },
+      datagram: (id, payload) => gateway.datagram(id, Buffer.concat([Buffer.from(`${id}:`), payload])),
+    },
+  );
+  return { client, gateway, sentByGateway };
+}
+
+const servers: Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+async function listen(onConnection: (s: Socket) => void): Promise<number> {
+  const server = createServer({ allowHalfOpen: true }, onConnection);
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+/** An echo server that half-closes after its client does, as a well-behaved peer. */
+function echo(s: Socket): void {
+  s.on('data', (d) => s.write(d));
+  s.on('end', () => s.end());
+  s.on('error', () => undefined);
+}
+
+/** A local connection whose accepted end is handed to the client's mux, as connect's listener does. */
+async function localConnection(mux: StreamMux): Promise<{ app: Socket; carried: Promise<void> }> {
+  let carried!: Promise<void>;
+  const port = await listen((accepted) => {
+    carried = mux.open(accepted);
+  });
+  const app = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(app, 'connect');
+  while (!carried) await new Promise((r) => setImmediate(r));
+  return { app, carried };
+}
+
+function readAll(s: Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  return new Promise((resolve, reject) => {
+    s.on('end', () => resolve(Buffer.concat(chunks)));
+    s.on('error', reject);
+  });
+}
+
+/** A local end that accepts writes and never finishes one: a reader that has stalled. */
+class StalledReader extends Duplex {
+  override _read(): void {}
+  override _write(_chunk: Buffer, _enc: BufferEncoding, _done: () => void): void {}
+}
+
+describe('StreamMux', () => {
+  it('carries a connection both ways and passes the half-close on', async () => {
+    const { client } = pair(await listen(echo));
+    const { app, carried } = await localConnection(client);
+    const body = Buffer.alloc(300_000, 7);
+    const answer = readAll(app);
+    app.end(body);
+    assert.deepEqual(await answer, body); // the echo only ends after it saw our end
+    await carried;
+  });
+
+  it('carries many connections over one channel at once', async () => {
+    const { client } = pair(await listen(echo));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const { app } = await localConnection(client);
+        const answer = readAll(app);
+        app.end(`connection ${i}`);
+        return (await answer).toString();
+      }),
+    );
+    assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => `connection ${i}`));
+  });
+
+  it('sends a stalled reader no more than its window, while another connection keeps flowing', async () => {
+    const flood = Buffer.alloc(8 * STREAM_WINDOW, 1);
+    let first = true;
+    const { client, sentByGateway } = pair(
+      await listen((s) => {
+        s.on('error', () => undefined);
+        if (first) {
+          first = false;
+          s.end(flood); // the first connection's server sends far more than the window
+        } else echo(s);
+      }),
+    );
+    void client.open(new StalledReader() as unknown as Socket);
+    await new Promise((r) => setTimeout(r, 200)); // let the flood hit the window
+    const { app } = await localConnection(client);
+    const answer = readAll(app);
+    app.end('still here');
+    assert.equal((await answer).toString(), 'still here');
+    const stalledStream = 1;
+    assert.ok((sentByGateway.get(stalledStream) ?? 0) <= STREAM_WINDOW, `sent ${sentByGateway.get(stalledStream)} bytes to a reader that took none`);
+    assert.ok((sentByGateway.get(stalledStream) ?? 0) > 0);
+  });
+
+  it('rejects the local side with the reason when the far end cannot connect', async () => {
+    const closedPort = await listen(() => undefined);
+    servers.pop()?.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const { client } = pair(closedPort);
+    const { app, carried } = await localConnection(client);
+    app.on('error', () => undefined);
+    app.resume();
+    await assert.rejects(carried, /ECONNREFUSED/);
+    await once(app, 'end'); // the local client sees its connection closed
+  });
+
+  it('closes the far connection when the local one is reset', async () => {
+    let farClosed!: Promise<unknown>; // the gateway's connection to the far end is over
+    const { client } = pair(
+      await listen((s) => {
+        s.on('error', () => undefined);
+        s.resume();
+        farClosed = once(s, 'end');
+      }),
+    );
+    const { app, carried } = await localConnection(client);
+    app.write('x');
+    while (!farClosed) await new Promise((r) => setTimeout(r, 5));
+    app.resetAndDestroy(); // RST: a FIN would only be a half-close, passed on as such
+    await assert.rejects(carried, /ECONNRESET/);
+    await farClosed;
+  });
+
+  it('passes datagrams with their sender id, boundaries kept', async () => {
+    const received: Array<[number, string]> = [];
+    const { gateway } = pair(1);
+    const client = new StreamMux((m) => setImmediate(() => gateway.receive(m)), { datagram: (id, p) => received.push([id, p.toString()]) });
+    // route the gateway's answers to this client
+    (gateway as unknown as { send: (m: Buffer) => void }).send = (m) => setImmediate(() => client.receive(m));
+    client.datagram(7, Buffer.from('a'));
+    client.datagram(9, Buffer.from('bb'));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(received, [
+      [7, '7:a'],
+      [9, '9:bb'],
+    ]);
+  });
+});
+
+describe('tunnel frames', () => {
+  it('ignore messages that are too short or of an unknown type', () => {
+    assert.equal(decodeFrame(Buffer.from([FRAME.data, 0, 0])), undefined);
+    assert.equal(decodeFrame(Buffer.from([99, 0, 0, 0, 1])), undefined);
+    assert.deepEqual(decodeFrame(encodeFrame(FRAME.reset, 258, 'why')), { type: FRAME.reset, id: 258, payload: Buffer.from('why') });
+  });
+});
