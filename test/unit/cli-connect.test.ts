@@ -124,7 +124,7 @@ class FakeApiServer {
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
-    // The WebSocket side is the ws library's, not the plugin's own framing: an independent peer.
+    // The WebSocket side is the ws library's server.
     const port = Number(url.searchParams.get('ports'));
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       assert.equal(ws.protocol, 'v4.channel.k8s.io');
