@@ -1,6 +1,7 @@
 // The proxy subresource: one HTTP request to a port of the helper, as pods/proxy does for a pod.
-// A redirect to an absolute path is kept under the proxy's path, so a browser behind `kubectl
-// proxy` stays on the tunnel.
+// kube-apiserver refuses to pass on any redirect from an aggregated API server (it answers 502
+// instead), so an application's redirect comes back as a small page that sends a browser on
+// (meta refresh), its target kept under the proxy's path, with the status in a header.
 import { request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Endpoint } from './resolve.js';
 
@@ -22,6 +23,15 @@ export function rebaseLocation(location: string, basePath: string): string {
   return `${basePath.replace(/\/$/, '')}${location}`;
 }
 
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A redirect the aggregator lets through: 200, a page that moves a browser on, the original status in a header. */
+export function redirectPage(res: ServerResponse, status: number, location: string): void {
+  const href = escapeHtml(location);
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'x-portforward-redirect': `${status} ${location}`, 'cache-control': 'no-store' });
+  res.end(`<!doctype html><meta http-equiv="refresh" content="0; url=${href}"><p>Moved to <a href="${href}">${href}</a>.</p>\n`);
+}
+
 export function proxyHttp(req: IncomingMessage, res: ServerResponse, p: ProxyRequest, fail: (message: string) => void): void {
   const headers = { ...p.headers };
   for (const h of HOP_BY_HOP) delete headers[h];
@@ -29,10 +39,14 @@ export function proxyHttp(req: IncomingMessage, res: ServerResponse, p: ProxyReq
   const upstream = request(
     { host: p.endpoint.host, port: p.endpoint.port, method: req.method, path: `${p.path}${p.query}`, headers, timeout: 30_000 },
     (answer: IncomingMessage) => {
+      const status = answer.statusCode ?? 502;
+      if (status >= 300 && status < 400 && typeof answer.headers.location === 'string') {
+        answer.resume();
+        return redirectPage(res, status, rebaseLocation(answer.headers.location, p.basePath));
+      }
       const out: IncomingHttpHeaders = { ...answer.headers };
       for (const h of HOP_BY_HOP) delete out[h];
-      if (typeof out.location === 'string') out.location = rebaseLocation(out.location, p.basePath);
-      res.writeHead(answer.statusCode ?? 502, out);
+      res.writeHead(status, out);
       answer.pipe(res);
     },
   );

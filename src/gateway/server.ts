@@ -13,7 +13,7 @@ import { API_GROUP, MAX_MESSAGE_BYTES, TUNNEL_PROTOCOL, type TunnelProtocol } fr
 import { authorize, type Access } from './authorize.js';
 import type { GatewayConfig } from './config.js';
 import { identify, withoutIdentityHeaders, type FrontProxySettings, type User } from './front-proxy.js';
-import { proxyHttp } from './proxy.js';
+import { proxyHttp, redirectPage } from './proxy.js';
 import { readPortForward, Refusal, resolveEndpoint, type ResolveApis } from './resolve.js';
 import { route, tunnelView, type Route } from './routes.js';
 import { serveTunnel } from './tunnel.js';
@@ -154,10 +154,9 @@ export class Gateway {
       if (r.port === undefined) {
         throw new Refusal(404, 'NotFound', `name the port in the path: .../portforwards/${r.name}/proxy/PORT/`);
       }
-      if (r.rest === '/' && !url.pathname.endsWith('/')) {
-        // .../proxy/8080 -> .../proxy/8080/, so the page's relative links resolve under the port
-        res.writeHead(301, { location: `${url.pathname}/${url.search}` });
-        return void res.end();
+      if (r.rest === '/' && !url.pathname.endsWith('/') && (req.headers.accept ?? '').includes('text/html')) {
+        // A browser at .../proxy/8080 moves to .../proxy/8080/, so the page's relative links keep the port.
+        return redirectPage(res, 301, `${url.pathname.split('/').pop()}/${url.search}`);
       }
       const verb = PROXY_VERBS[req.method ?? ''];
       if (!verb) throw new Refusal(405, 'MethodNotAllowed', `method ${req.method} is not proxied`);
