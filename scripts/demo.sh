@@ -49,15 +49,15 @@ kubectl -n demo wait --for=condition=Ready pod/client --timeout=120s >/dev/null 
 show kubectl -n demo exec client -- curl -sS --max-time 10 "http://$address/" ||
   { explain_portforward demo web; fail_with "no answer from http://$address/ inside the cluster" "kubectl -n demo describe portforward web"; }
 
-say "6. Way in: the HTTP path through the API server (status.access.apiServerProxy)"
+say "6. Way in: HTTP through the API server, the tunnel API's proxy subresource (status.access.apiServerProxy)"
 path=$(kubectl -n demo get portforward web -o jsonpath='{.status.access.apiServerProxy[0]}')
 [ -n "$path" ] || fail_with "status.access.apiServerProxy is empty" "kubectl -n demo get portforward web -o yaml"
-# The API server's proxy follows the same endpoints kube-proxy does: allow it a moment too.
+# RBAC in namespace demo decides (ClusterRole portforward-tunnel-user, part of edit and admin).
 printf '$ kubectl get --raw %s\n' "$path"
 attempt 10 kubectl get --raw "$path" ||
   { explain_portforward demo web; fail_with "no answer through the API server at $path" "kubectl get --raw $path"; }
 
-say "7. Way in: kubectl pf connect, from this machine"
+say "7. Way in: kubectl pf connect, from this machine (a WebSocket of the tunnel API)"
 mkdir -p .cluster/bin && ln -sfn "$ROOT/bin/kubectl-pf.js" .cluster/bin/kubectl-pf
 export PATH="$ROOT/.cluster/bin:$PATH"
 printf '$ kubectl pf connect -n demo web 18080:10080 &\n'

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  apply, eventually, getJson, httpGet, kubectl, kubectlBackground, testNamespace, toolboxPod, waitRunning,
+  apply, eventually, getJson, kubectl, testNamespace, toolboxPod, waitRunning,
 } from './lib/kube.js';
 import {
   OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason, namespaceWithTarget } from './lib/portforward.js';
@@ -63,22 +63,16 @@ describe('a pod that listens only on 127.0.0.1', () => {
     assert.equal(reply.trim(), 'echo:ping');
   });
 
-  it("is reachable through the API server's service proxy", async () => {
+  it("is reachable over HTTP through the tunnel API's proxy subresource", async () => {
     const [path] = pf.status.access.apiServerProxy;
     assert.match(await kubectl(['get', '--raw', path]), /hello from web/);
   });
 
-  it('is reachable with kubectl port-forward to the helper pod', async () => {
-    const command: string = pf.status.access.portForwardCommand;
-    assert.match(command, new RegExp(`^kubectl port-forward -n ${OPERATOR_NS} pod/\\S+ 10080:10080$`));
-    const args = command.replace(/^kubectl /, '').replace('10080:10080', '31080:10080').split(' ');
-    const forward = kubectlBackground(args);
-    try {
-      await eventually('port-forward listening', async () => forward.output().includes('Forwarding from'), 30_000);
-      assert.match(await httpGet('http://127.0.0.1:31080/'), /hello from web/);
-    } finally {
-      forward.stop();
-    }
+  it('names its ways in from outside the cluster in its own namespace: the tunnel paths and the connect command', () => {
+    const base = `/apis/connect.portforward.io/v1alpha1/namespaces/${ns.name}/portforwards/web`;
+    assert.deepEqual(pf.status.access.tunnel, [`${base}/portforward?port=10080&protocol=tcp`, `${base}/portforward?port=5353&protocol=udp`]);
+    assert.equal(pf.status.access.connectCommand, `kubectl pf connect -n ${ns.name} web 10080 5353/udp`);
+    assert.doesNotMatch(JSON.stringify(pf.status.access), new RegExp(OPERATOR_NS), 'no way in needs the helpers\' namespace');
   });
 
   it('is listed by kubectl get portforwards with real values, and wide adds helper and Service', async () => {
