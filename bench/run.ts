@@ -1,7 +1,11 @@
 // npm run bench: the data-path benchmarks, on the local cluster, in one run, for the same target.
 // Paths: (1) direct pod-to-pod, (2) through the PortForward's Service, (3) kubectl port-forward to
 // the target, (4) kubectl port-forward to the helper, (5) the classic exec-per-connection relay,
-// (6) the kubectl plugin's connect. Prints a table with ratios and writes bench/results/latest.json.
+// (6) the kubectl plugin's connect (the tunnel API). Each: iperf3, a plain bulk download, short
+// connections; UDP where the path carries it; for the machine paths also short connections while
+// another connection's reader is stalled (head-of-line blocking). Prints a table with ratios and
+// writes bench/results/latest.json.
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { execFile } from 'node:child_process';
@@ -16,6 +20,7 @@ const OPERATOR_NS = 'portforward-system';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4); // per iperf3 run: the load is bounded in time
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 300); // short connections per latency run
 const DNS_LIKE_RATE = '800K'; // 1000 datagrams/s of 100 bytes: a busy DNS or syslog client
+const BULK_BYTES = Number(process.env.BENCH_BULK_BYTES ?? 1 << 30); // one download per path
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 interface Endpoint {
@@ -23,6 +28,7 @@ interface Endpoint {
   host: string;
   iperf: number;
   echo: number;
+  bulk: number;
   udp: boolean;
 }
 interface PathResult {
@@ -32,12 +38,19 @@ interface PathResult {
   p50Ms?: number;
   p99Ms?: number;
   connectErrors?: number;
+  bulkGbps?: number;
+  /** Short connections while another connection's reader has stalled with data waiting. */
+  stalledP50Ms?: number;
   udpMbps?: number;
   udpLossPct?: number;
   udpDnsLossPct?: number;
   /** Runs that did not complete, with why: a result in itself (kubectl port-forward drops sessions). */
   failures?: string[];
 }
+
+/** A server that sends BULK_BYTES to each client, then closes. */
+const bulkServer = (host: string, port: number) =>
+  `socat TCP-LISTEN:${port},bind=${host},fork,reuseaddr SYSTEM:'head -c ${BULK_BYTES} /dev/zero'`;
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
 
@@ -73,7 +86,8 @@ async function setup() {
     pod(
       'target',
       'iperf3 -s -D -B $POD_IP -p 5201; iperf3 -s -D -B 127.0.0.1 -p 5202; ' +
-        'python3 /bench/echo_server.py $POD_IP 7001 & python3 /bench/echo_server.py 127.0.0.1 7002 & wait',
+        'python3 /bench/echo_server.py $POD_IP 7001 & python3 /bench/echo_server.py 127.0.0.1 7002 & ' +
+        `${bulkServer('$POD_IP', 7003)} & ${bulkServer('127.0.0.1', 7004)} & wait`,
     ),
     pod('client', 'exec sleep infinity'),
   );
@@ -85,6 +99,7 @@ async function setup() {
       { port: 5202, protocol: 'TCP', name: 'iperf' },
       { port: 5202, protocol: 'UDP', name: 'iperf-udp' },
       { port: 7002, protocol: 'TCP', name: 'echo' },
+      { port: 7004, protocol: 'TCP', name: 'bulk' },
     ],
   };
   await apply({ apiVersion: 'portforward.io/v1alpha1', kind: 'PortForward', metadata: { name: 'bench', namespace: NS }, spec });
@@ -126,6 +141,28 @@ async function iperf(e: Endpoint, args: string[]) {
   return report.end;
 }
 
+function pythonScript(where: 'pod' | 'machine', name: string): string[] {
+  return ['python3', where === 'pod' ? `/bench/${name}` : new URL(`./scripts/${name}`, import.meta.url).pathname];
+}
+
+/**
+ * Runs `fn` while one connection to the bulk server reads nothing: its sender fills whatever buffers
+ * the path has. A path that multiplexes connections without per-connection flow control stalls
+ * the others behind it.
+ */
+async function besideStalledReader<T>(e: Endpoint, fn: () => Promise<T>): Promise<T> {
+  const stalled: Socket = tcpConnect({ host: e.host, port: e.bulk });
+  stalled.on('error', () => undefined);
+  await new Promise((resolve) => stalled.once('data', resolve)); // data is flowing...
+  stalled.pause(); // ...and then nobody reads it
+  await sleep(1000);
+  try {
+    return await fn();
+  } finally {
+    stalled.destroy();
+  }
+}
+
 /** Wraps each measurement; the machine paths start a fresh local forward for each. */
 type Around = <T>(fn: () => Promise<T>) => Promise<T>;
 const direct: Around = (fn) => fn();
@@ -146,12 +183,17 @@ async function measure(path: string, e: Endpoint, around: Around = direct): Prom
   r.tcp1Gbps = (await attempt('TCP 1 stream', () => iperf(e, [])))?.sum_received.bits_per_second / 1e9 || undefined;
   r.tcp4Gbps = (await attempt('TCP 4 streams', () => iperf(e, ['-P', '4'])))?.sum_received.bits_per_second / 1e9 || undefined;
   log(`${path}: ${CONNECTIONS} short connections`);
-  const latencyCmd =
-    e.where === 'pod'
-      ? ['python3', '/bench/latency_client.py', e.host, String(e.echo), String(CONNECTIONS)]
-      : ['python3', new URL('./scripts/latency_client.py', import.meta.url).pathname, e.host, String(e.echo), String(CONNECTIONS)];
+  const latencyCmd = [...pythonScript(e.where, 'latency_client.py'), e.host, String(e.echo), String(CONNECTIONS)];
   const lat = await attempt('short connections', async () => JSON.parse(await runAt(e.where, latencyCmd)));
   if (lat) Object.assign(r, { p50Ms: lat.p50, p99Ms: lat.p99, connectErrors: lat.errors });
+  log(`${path}: bulk download`);
+  const bulkCmd = [...pythonScript(e.where, 'bulk_client.py'), e.host, String(e.bulk)];
+  r.bulkGbps = (await attempt('bulk download', async () => JSON.parse(await runAt(e.where, bulkCmd))))?.gbps;
+  if (e.where === 'machine') {
+    log(`${path}: short connections beside a stalled reader`);
+    const stalled = await attempt('short connections beside a stalled reader', () => besideStalledReader(e, () => runAt(e.where, latencyCmd)));
+    r.stalledP50Ms = stalled && JSON.parse(stalled).p50;
+  }
   if (e.udp) {
     log(`${path}: UDP`);
     const bulk = await attempt('UDP bulk', () => iperf(e, ['-u', '-b', '200M']));
@@ -176,7 +218,7 @@ async function localForward(command: string, args: string[]): Promise<ChildProce
  * A path that starts on the machine. kubectl port-forward ends its whole session when one stream
  * fails (kubectl#1169), as iperf3's streams do when a test ends, so every run gets a fresh forward.
  */
-async function viaLocal(path: string, command: string, args: string[], ports: [number, number]): Promise<PathResult> {
+async function viaLocal(path: string, command: string, args: string[], ports: [number, number, number], udp = false): Promise<PathResult> {
   const around: Around = async (fn) => {
     const child = await localForward(command, args);
     try {
@@ -186,7 +228,7 @@ async function viaLocal(path: string, command: string, args: string[], ports: [n
       await sleep(300);
     }
   };
-  return measure(path, { where: 'machine', host: '127.0.0.1', iperf: ports[0], echo: ports[1], udp: false }, around);
+  return measure(path, { where: 'machine', host: '127.0.0.1', iperf: ports[0], echo: ports[1], bulk: ports[2], udp }, around);
 }
 
 const fmt = (v: number | undefined, digits = 2) => (v === undefined || v === null ? 'failed' : v.toFixed(digits));
@@ -199,10 +241,20 @@ function table(results: PathResult[]) {
     r.path,
     `${fmt(r.tcp1Gbps)} (${ratio(r.tcp1Gbps, direct.tcp1Gbps)} / ${ratio(r.tcp1Gbps, pfTarget?.tcp1Gbps)})`,
     `${fmt(r.tcp4Gbps)} (${ratio(r.tcp4Gbps, direct.tcp4Gbps)})`,
+    `${fmt(r.bulkGbps)} (${ratio(r.bulkGbps, direct.bulkGbps)} / ${ratio(r.bulkGbps, pfTarget?.bulkGbps)})`,
     r.p50Ms === undefined ? 'failed' : `${fmt(r.p50Ms)} / ${fmt(r.p99Ms)} (+${fmt(r.p50Ms - (direct.p50Ms ?? 0))})${r.connectErrors ? `, ${r.connectErrors} errors` : ''}`,
+    r.stalledP50Ms === undefined ? (r.path.includes('port-forward') || r.path.includes('connect') ? 'failed' : 'n/a') : fmt(r.stalledP50Ms),
     r.udpMbps === undefined ? 'n/a' : `${fmt(r.udpMbps, 0)} Mbit/s, ${fmt(r.udpLossPct, 1)}% lost; DNS-rate ${fmt(r.udpDnsLossPct, 1)}% lost`,
   ]);
-  const header = ['path', 'TCP 1 stream Gbit/s (vs 1 / vs 3)', 'TCP 4 streams Gbit/s (vs 1)', 'connect+echo p50 / p99 ms (+p50 vs 1)', 'UDP'];
+  const header = [
+    'path',
+    'TCP 1 stream Gbit/s (vs 1 / vs 3)',
+    'TCP 4 streams Gbit/s (vs 1)',
+    'bulk download Gbit/s (vs 1 / vs 3)',
+    'connect+echo p50 / p99 ms (+p50 vs 1)',
+    'p50 ms beside a stalled reader',
+    'UDP',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
@@ -212,13 +264,14 @@ async function main() {
   log('setting up the target, the client, a PortForward and a classic relay');
   const s = await setup();
   const results: PathResult[] = [];
-  results.push(await measure('(1) direct pod-to-pod', { where: 'pod', host: s.targetIP, iperf: 5201, echo: 7001, udp: true }));
-  results.push(await measure('(2) PortForward Service', { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, udp: true }));
+  results.push(await measure('(1) direct pod-to-pod', { where: 'pod', host: s.targetIP, iperf: 5201, echo: 7001, bulk: 7003, udp: true }));
+  results.push(await measure('(2) PortForward Service', { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, bulk: 7004, udp: true }));
   const kubectlArgs = (pod: string, ns: string) => ['--kubeconfig', KUBECONFIG, 'port-forward', '-n', ns, `pod/${pod}`];
-  results.push(await viaLocal('(3) kubectl port-forward to target', 'kubectl', [...kubectlArgs('target', NS), '15202:5202', '17002:7002'], [15202, 17002]));
-  results.push(await viaLocal('(4) kubectl port-forward to helper', 'kubectl', [...kubectlArgs(s.helperPod, OPERATOR_NS), '25202:5202', '27002:7002'], [25202, 27002]));
-  results.push(await measure('(5) classic exec relay', { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, udp: false }));
-  results.push(await viaLocal('(6) kubectl pf connect', 'node', ['bin/kubectl-pf.js', 'connect', '-n', NS, 'bench', '35202:5202', '37002:7002'], [35202, 37002]));
+  results.push(await viaLocal('(3) kubectl port-forward to target', 'kubectl', [...kubectlArgs('target', NS), '15202:5202', '17002:7002', '17004:7004'], [15202, 17002, 17004]));
+  results.push(await viaLocal('(4) kubectl port-forward to helper', 'kubectl', [...kubectlArgs(s.helperPod, OPERATOR_NS), '25202:5202', '27002:7002', '27004:7004'], [25202, 27002, 27004]));
+  results.push(await measure('(5) classic exec relay', { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, bulk: 7004, udp: false }));
+  const connectArgs = ['bin/kubectl-pf.js', 'connect', '-n', NS, 'bench', '35202:5202', '35202:5202/udp', '37002:7002', '37004:7004'];
+  results.push(await viaLocal('(6) kubectl pf connect (tunnel API)', 'node', connectArgs, [35202, 37002, 37004], true));
 
   const out = { date: new Date().toISOString(), secondsPerRun: SECONDS, connectionsPerRun: CONNECTIONS, results };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
