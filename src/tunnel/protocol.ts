@@ -35,8 +35,8 @@ export const HEADER_BYTES = 5;
 export const STREAM_WINDOW = 1 << 20;
 /** The largest DATA payload a side sends; bigger reads are split. */
 export const MAX_DATA_BYTES = 64 * 1024;
-/** The largest message either side accepts (a UDP datagram can be up to 64 KiB). */
-export const MAX_MESSAGE_BYTES = HEADER_BYTES + 65535;
+/** The largest message either side accepts: a full DATA frame (a UDP datagram is at most 65535 bytes). */
+export const MAX_MESSAGE_BYTES = HEADER_BYTES + MAX_DATA_BYTES;
 
 export interface Frame {
   type: FrameType;

@@ -7,7 +7,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { Duplex } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { StreamMux } from '../../src/tunnel/mux.js';
-import { decodeFrame, encodeFrame, FRAME, STREAM_WINDOW } from '../../src/tunnel/protocol.js';
+import { decodeFrame, encodeFrame, FRAME, MAX_DATA_BYTES, MAX_MESSAGE_BYTES, STREAM_WINDOW } from '../../src/tunnel/protocol.js';
 
 interface Pair {
   client: StreamMux;
@@ -173,6 +173,11 @@ describe('StreamMux', () => {
 });
 
 describe('tunnel frames', () => {
+  it('fit the message size both ends accept, for the largest DATA and the largest datagram', () => {
+    assert.ok(encodeFrame(FRAME.data, 1, Buffer.alloc(MAX_DATA_BYTES)).length <= MAX_MESSAGE_BYTES);
+    assert.ok(encodeFrame(FRAME.datagram, 1, Buffer.alloc(65535)).length <= MAX_MESSAGE_BYTES);
+  });
+
   it('ignore messages that are too short or of an unknown type', () => {
     assert.equal(decodeFrame(Buffer.from([FRAME.data, 0, 0])), undefined);
     assert.equal(decodeFrame(Buffer.from([99, 0, 0, 0, 1])), undefined);
