@@ -2,7 +2,17 @@
 // stream and direction (see protocol.ts). The same class runs on both ends: the plugin opens a stream
 // for each local connection, the gateway attaches each opened stream to a connection to the helper.
 import type { Socket } from 'node:net';
-import { decodeFrame, encodeCredit, encodeFrame, FRAME, MAX_DATA_BYTES, STREAM_WINDOW, type FrameType } from './protocol.js';
+import {
+  decodeFrame,
+  encodeCredit,
+  encodeFrame,
+  FRAME,
+  INITIAL_STREAM_WINDOW,
+  MAX_DATA_BYTES,
+  MAX_STREAM_WINDOW,
+  TUNNEL_WINDOW_GROWTH,
+  type FrameType,
+} from './protocol.js';
 
 /** Where frames go: one binary message each (the WebSocket's send). */
 export type SendMessage = (message: Buffer) => void;
@@ -22,6 +32,8 @@ interface Stream {
   held: Buffer[];
   /** Bytes written out to the socket and not yet credited back to the peer. */
   owed: number;
+  /** The peer's window on this stream: how much it may have in flight towards us. */
+  window: number;
   creditQueued: boolean;
   socketEnded: boolean;
   sentEnd: boolean;
@@ -34,6 +46,8 @@ interface Stream {
 export class StreamMux {
   private readonly streams = new Map<number, Stream>();
   private nextId = 1;
+  /** Window granted beyond the initial one, over all streams: bounded by TUNNEL_WINDOW_GROWTH. */
+  private grown = 0;
 
   constructor(
     private readonly send: SendMessage,
@@ -91,9 +105,10 @@ export class StreamMux {
     return new Promise<void>((resolve, reject) => {
       const s: Stream = {
         socket,
-        credit: STREAM_WINDOW,
+        credit: INITIAL_STREAM_WINDOW,
         held: [],
         owed: 0,
+        window: INITIAL_STREAM_WINDOW,
         creditQueued: false,
         socketEnded: false,
         sentEnd: false,
@@ -120,7 +135,7 @@ export class StreamMux {
     const s = this.streams.get(id);
     this.frame(FRAME.reset, id, reason);
     if (!s) return;
-    this.streams.delete(id);
+    this.forget(id, s);
     s.socket.destroy();
     s.settle(new Error(reason));
   }
@@ -132,7 +147,7 @@ export class StreamMux {
   /** The channel is gone: every stream ends with `reason`. */
   closeAll(reason: string): void {
     for (const [id, s] of this.streams) {
-      this.streams.delete(id);
+      this.forget(id, s);
       s.socket.destroy();
       s.settle(new Error(reason));
     }
@@ -187,15 +202,32 @@ export class StreamMux {
       setImmediate(() => {
         s.creditQueued = false;
         if (this.streams.get(id) !== s || s.owed === 0) return;
-        this.send(encodeCredit(id, s.owed));
+        this.send(encodeCredit(id, s.owed + this.growth(s)));
         s.owed = 0;
       });
     });
   }
 
+  /**
+   * How much to widen a stream's window as it returns credit: by what it consumed (so the window
+   * doubles with each window's worth that flows), within the per-stream and per-tunnel bounds.
+   */
+  private growth(s: Stream): number {
+    const grow = Math.min(s.owed, MAX_STREAM_WINDOW - s.window, TUNNEL_WINDOW_GROWTH - this.grown);
+    if (grow <= 0) return 0;
+    s.window += grow;
+    this.grown += grow;
+    return grow;
+  }
+
+  private forget(id: number, s: Stream): void {
+    this.streams.delete(id);
+    this.grown -= s.window - INITIAL_STREAM_WINDOW;
+  }
+
   private closed(id: number, s: Stream, failure: Error | undefined): void {
     if (this.streams.get(id) !== s) return; // reset() or closeAll() settled it
-    this.streams.delete(id);
+    this.forget(id, s);
     if (s.resetBy !== undefined) {
       s.settle(new Error(s.resetBy));
       return;

@@ -5,8 +5,8 @@
 // tunnel carries many connections, one stream each, opened by the client; a UDP tunnel carries
 // datagrams, the id naming the client's local sender so replies find their way back.
 //
-// Each side may send at most STREAM_WINDOW bytes of DATA on a stream before the other side returns
-// CREDIT for what it has written out. A reader that stalls thus stops only its own stream: the
+// Each side may send at most a window of DATA on a stream before the other side returns CREDIT for
+// what it has written out (INITIAL_STREAM_WINDOW, grown by the receiver as the stream flows). A reader that stalls thus stops only its own stream: the
 // WebSocket is always read, so no connection waits behind another (no head-of-line blocking).
 
 export const API_GROUP = 'connect.portforward.io';
@@ -31,8 +31,15 @@ export type FrameType = (typeof FRAME)[keyof typeof FRAME];
 
 const TYPES = new Set<number>(Object.values(FRAME));
 export const HEADER_BYTES = 5;
-/** Bytes in flight per stream and direction: enough for several Gbit/s at the API server's round trip. */
-export const STREAM_WINDOW = 1 << 20;
+/**
+ * Bytes a side may send on a new stream before it hears CREDIT. The receiver grows a stream's window
+ * as it consumes (each CREDIT may grant more than was consumed), up to MAX_STREAM_WINDOW: a bulk
+ * transfer through the API server needs megabytes in flight, a thousand idle streams must not.
+ */
+export const INITIAL_STREAM_WINDOW = 256 * 1024;
+export const MAX_STREAM_WINDOW = 16 << 20;
+/** What all streams of one tunnel may grow by together: the receiver's memory bound per tunnel. */
+export const TUNNEL_WINDOW_GROWTH = 32 << 20;
 /** The largest DATA payload a side sends; bigger reads are split. */
 export const MAX_DATA_BYTES = 64 * 1024;
 /** The largest message either side accepts: a full DATA frame (a UDP datagram is at most 65535 bytes). */

@@ -7,22 +7,36 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { Duplex } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { StreamMux } from '../../src/tunnel/mux.js';
-import { decodeFrame, encodeFrame, FRAME, MAX_DATA_BYTES, MAX_MESSAGE_BYTES, STREAM_WINDOW } from '../../src/tunnel/protocol.js';
+import { decodeFrame, encodeFrame, FRAME, MAX_DATA_BYTES, MAX_MESSAGE_BYTES, INITIAL_STREAM_WINDOW, MAX_STREAM_WINDOW } from '../../src/tunnel/protocol.js';
 
 interface Pair {
   client: StreamMux;
   gateway: StreamMux;
   /** DATA bytes the gateway has sent, per stream id. */
   sentByGateway: Map<number, number>;
+  /** The largest window the client ever granted the gateway: credit received, less DATA sent. */
+  maxWindow: () => number;
 }
 
 function pair(targetPort: number): Pair {
   const sentByGateway = new Map<number, number>();
-  const client: StreamMux = new StreamMux((m) => setImmediate(() => gateway.receive(m)));
+  let window = INITIAL_STREAM_WINDOW;
+  let maxWindow = window;
+  const client: StreamMux = new StreamMux((m) => {
+    const f = decodeFrame(m);
+    if (f?.type === FRAME.credit) {
+      window += f.payload.readUInt32BE(0);
+      maxWindow = Math.max(maxWindow, window);
+    }
+    setImmediate(() => gateway.receive(m));
+  });
   const gateway: StreamMux = new StreamMux(
     (m) => {
       const f = decodeFrame(m);
-      if (f?.type === FRAME.data) sentByGateway.set(f.id, (sentByGateway.get(f.id) ?? 0) + f.payload.length);
+      if (f?.type === FRAME.data) {
+        sentByGateway.set(f.id, (sentByGateway.get(f.id) ?? 0) + f.payload.length);
+        window -= f.payload.length;
+      }
       setImmediate(() => client.receive(m));
     },
     {
@@ -32,7 +46,7 @@ function pair(targetPort: number): Pair {
       datagram: (id, payload) => gateway.datagram(id, Buffer.concat([Buffer.from(`${id}:`), payload])),
     },
   );
-  return { client, gateway, sentByGateway };
+  return { client, gateway, sentByGateway, maxWindow: () => maxWindow };
 }
 
 const servers: Server[] = [];
@@ -104,8 +118,18 @@ describe('StreamMux', () => {
     assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => `connection ${i}`));
   });
 
+  it('widens the window of a connection that flows, up to its bound', async () => {
+    const download = Buffer.alloc(64 << 20, 3);
+    const { client, maxWindow } = pair(await listen((s) => s.end(download)));
+    const { app } = await localConnection(client);
+    app.end();
+    assert.equal((await readAll(app)).length, download.length);
+    assert.ok(maxWindow() > 2 * INITIAL_STREAM_WINDOW, `the window never grew past ${maxWindow()} bytes`);
+    assert.ok(maxWindow() <= MAX_STREAM_WINDOW, `a window of ${maxWindow()} bytes`);
+  });
+
   it('sends a stalled reader no more than its window, while another connection keeps flowing', async () => {
-    const flood = Buffer.alloc(8 * STREAM_WINDOW, 1);
+    const flood = Buffer.alloc(8 * INITIAL_STREAM_WINDOW, 1);
     let first = true;
     const { client, sentByGateway } = pair(
       await listen((s) => {
@@ -123,7 +147,7 @@ describe('StreamMux', () => {
     app.end('still here');
     assert.equal((await answer).toString(), 'still here');
     const stalledStream = 1;
-    assert.ok((sentByGateway.get(stalledStream) ?? 0) <= STREAM_WINDOW, `sent ${sentByGateway.get(stalledStream)} bytes to a reader that took none`);
+    assert.ok((sentByGateway.get(stalledStream) ?? 0) <= INITIAL_STREAM_WINDOW, `sent ${sentByGateway.get(stalledStream)} bytes to a reader that took none`);
     assert.ok((sentByGateway.get(stalledStream) ?? 0) > 0);
   });
 
