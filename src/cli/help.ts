@@ -27,25 +27,32 @@ Run 'kubectl pf COMMAND --help' for more about a command.`;
 
 export const CONNECT_HELP = `Forward local ports to a PortForward's tunnel, through the API server.
 
-Each accepted local connection goes to the PortForward's current helper pod (status.helper), so when
-the target or the helper is replaced, new connections reach the new one by themselves. A connection
-that fails is reported on stderr and closed; the others and the listeners carry on. Ctrl-C stops.
+Traffic goes through the tunnel API (connect.portforward.io: one WebSocket per port, which RBAC in
+the PortForward's namespace governs) to the PortForward's current helper pod (status.helper), so
+when the target or the helper is replaced, new connections reach the new one by themselves. A
+connection that fails is reported on stderr and closed; the others and the listeners carry on.
+Ctrl-C stops. Where the cluster does not serve the tunnel API, connect says so and uses
+pods/portforward to the helper pods instead (TCP only; it needs rights in the helpers' namespace).
 
 Usage:
-  kubectl pf connect NAME [LOCAL:]REMOTE [...] [flags]
+  kubectl pf connect NAME [LOCAL:]REMOTE[/udp] [...] [flags]
 
-REMOTE is a port of the PortForward (spec.ports[].port), TCP only. LOCAL, as in kubectl port-forward:
+REMOTE is a port of the PortForward (spec.ports[].port). LOCAL, as in kubectl port-forward:
   5000         listen on local port 5000, forward to port 5000
   8888:5000    listen on local port 8888, forward to port 5000
   :5000        listen on a free local port chosen by the system (also 0:5000)
-No ports: every TCP port of the PortForward, on the same local port.
+  5353/udp     a UDP port: datagrams keep their boundaries, replies go back to each sender
+No ports: every port of the PortForward (TCP and UDP), on the same local port.
 
 Examples:
-  # Every TCP port of PortForward web, on the same local ports
+  # Every port of PortForward web, on the same local ports
   kubectl pf connect web -n team-a
 
   # Local 8080 to port 10080 of the tunnel, plus a random local port for 5432
   kubectl pf connect web 8080:10080 :5432
+
+  # DNS: local UDP port 10053 to the tunnel's UDP port 53
+  kubectl pf connect dns 10053:53/udp
 
   # Listen on all interfaces, not only localhost
   kubectl pf connect web 8080:10080 --address 0.0.0.0

@@ -114,7 +114,7 @@ describe('the kubectl-pf process', () => {
     const r = node('connect', 'web', '1:2:3');
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, 'error: invalid port "1:2:3": too many \':\'; use [LOCAL:]REMOTE, e.g. 5000, 8888:5000 or :5000\n');
+    assert.equal(r.stderr, 'error: invalid port "1:2:3": too many \':\'; use [LOCAL:]REMOTE[/udp], e.g. 5000, 8888:5000, :5000 or 5353/udp\n');
   });
 
   it('exits 0 after printing help', () => {
