@@ -6,7 +6,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { PortForward } from '../../../src/api/index.js';
 import { statusBody } from '../../../src/gateway/server.js';
@@ -79,6 +79,14 @@ export interface OpenedTunnel {
   closed: boolean;
 }
 
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString() || 'null')));
+  });
+}
+
 export class StandInTunnelApi {
   private readonly server = http.createServer((req, res) => this.request(req, res));
   private readonly wss = new WebSocketServer({
@@ -97,6 +105,13 @@ export class StandInTunnelApi {
   tunnelApiMissing = false;
   /** Refusals for the next upgrades, taken one each, as the gateway would answer them. */
   readonly refusals: { code: number; reason: string; message: string }[] = [];
+  /** Services and pods by name, for forward's reads. */
+  readonly services = new Map<string, V1Service>();
+  readonly pods = new Map<string, V1Pod>();
+  /** PortForwards created (as POSTed), deleted (names) and patched (bodies), in order. */
+  readonly created: PortForward[] = [];
+  readonly deleted: string[] = [];
+  readonly patched: unknown[] = [];
   /** The Authorization header of each upgrade. */
   readonly authorizations: (string | undefined)[] = [];
   port = 0;
@@ -153,7 +168,37 @@ export class StandInTunnelApi {
       return;
     }
     const name = this.pf?.metadata.name;
-    if (name && url.pathname === `${PF_PATH}/${name}`) return json(200, JSON.stringify(this.pf));
+    if (name && url.pathname === `${PF_PATH}/${name}`) {
+      if (req.method === 'GET') return json(200, JSON.stringify(this.pf));
+      if (req.method === 'DELETE') {
+        this.deleted.push(name);
+        const gone = this.pf;
+        this.pf = undefined;
+        for (const w of this.watchers) w.write(`${JSON.stringify({ type: 'DELETED', object: gone })}\n`);
+        return json(200, statusBody(200, 'Success', 'deleted'));
+      }
+      if (req.method === 'PATCH') return void readJson(req).then((body) => (this.patched.push(body), json(200, JSON.stringify(this.pf))));
+    }
+    if (url.pathname === PF_PATH && req.method === 'POST') {
+      return void readJson(req).then((body) => {
+        const pf = body as PortForward;
+        this.created.push(structuredClone(pf));
+        pf.metadata.name = `${pf.metadata.generateName}x7k2p`;
+        pf.metadata.resourceVersion = String(++this.rv);
+        pf.metadata.uid = 'uid-created';
+        this.pf = pf;
+        json(201, JSON.stringify(pf));
+      });
+    }
+    const core = /^\/api\/v1\/namespaces\/team-a\/(services|pods)(?:\/([^/]+))?$/.exec(url.pathname);
+    if (core && req.method === 'GET') {
+      const [, kind, objName] = core;
+      const store: Map<string, unknown> = kind === 'services' ? this.services : this.pods;
+      if (objName === undefined) return json(200, JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: {}, items: [...store.values()] }));
+      const obj = store.get(objName);
+      if (obj) return json(200, JSON.stringify(obj));
+      return json(404, JSON.stringify({ kind: 'Status', code: 404, status: 'Failure', reason: 'NotFound', message: `${kind} "${objName}" not found`, details: { name: objName, kind } }));
+    }
     json(404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
   }
 
