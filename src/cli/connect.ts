@@ -1,18 +1,24 @@
-// `kubectl pf connect NAME [LOCAL:]REMOTE ...`: local listeners whose connections go, through the
-// API server's pods/portforward, to the PortForward's current helper pod. The PortForward is
-// watched; every new connection uses the helper the status names at that moment, so a replaced
-// helper is picked up without a restart. A failed connection is one line on stderr, never the end.
+// `kubectl pf connect NAME [LOCAL:]REMOTE[/udp] ...`: local listeners whose traffic goes to the
+// PortForward's current helper pod, through the API server: by the tunnel API
+// (connect.portforward.io) where the cluster serves it, else by pods/portforward to the helper.
+// The PortForward is watched; every new connection uses the helper the status names at that
+// moment, so a replaced helper is picked up without a restart. A failed connection is one line on
+// stderr, never the end.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { PortForward } from '../api/index.js';
 import { UsageError } from './args.js';
-import { getPortForward } from './kube.js';
 import { Connector } from './connector.js';
-import { closeGently, type PodRef } from './pod-port.js';
+import type { TcpPath } from './forward-path.js';
+import { getPortForward } from './kube.js';
+import { closeGently } from './pod-port.js';
 import { hostPort, type ForwardedPort, type ListenAddress } from './ports.js';
-import { sameHelper, snapshotOf, transitionLine, TunnelState, type Snapshot } from './tunnel-state.js';
+import { TunnelConnector } from './tunnel-connector.js';
+import { discoverTunnelApi, tunnelApiLine, type TunnelApi } from './tunnel-discovery.js';
+import { TunnelSession } from './tunnel-session.js';
+import { openWhenReady, snapshotOf, transitionLine, TunnelState, type Snapshot } from './tunnel-state.js';
+import { UdpForward } from './udp-forward.js';
 import { PortForwardWatch } from './watch.js';
-import { HandshakeError } from './websocket.js';
 
 export interface Output {
   out: (line: string) => void;
@@ -23,7 +29,7 @@ export interface ConnectOptions {
   kc: KubeConfig;
   namespace: string;
   name: string;
-  /** As given on the command line; empty means every TCP port of the PortForward. */
+  /** As given on the command line; empty means every port of the PortForward (TCP only without the tunnel API). */
   ports: ForwardedPort[];
   addresses: ListenAddress[];
   /** How long a new connection waits for the PortForward to be Ready before it is closed. */
@@ -31,28 +37,40 @@ export interface ConnectOptions {
   io: Output;
   /** Resolves when the session should end (Ctrl-C); main wires SIGINT and SIGTERM to it. */
   stopSignal: Promise<void>;
+  /** What discovery said, when the caller asked already (and printed its line); else connect asks. */
+  tunnelApi?: TunnelApi;
 }
 
-/** Checks the requested ports against the PortForward's; no ports means all of its TCP ports. */
-export function resolvePorts(requested: readonly ForwardedPort[], snapshot: Snapshot, name: string): ForwardedPort[] {
+const UDP_NEEDS_TUNNEL_API = 'UDP needs the tunnel API (connect.portforward.io), which this cluster does not serve';
+
+/** Checks the requested ports against the PortForward's; no ports means all of them (TCP only without the tunnel API). */
+export function resolvePorts(requested: readonly ForwardedPort[], snapshot: Snapshot, name: string, tunnelApi: boolean): ForwardedPort[] {
   const tcp = snapshot.tcpPorts ?? [];
   const udp = snapshot.udpPorts ?? [];
   if (requested.length === 0) {
-    if (tcp.length === 0) {
-      throw new UsageError(`PortForward ${name} has no TCP ports${udp.length ? ` (only UDP ${udp.join(', ')})` : ''}; connect forwards TCP only`);
-    }
-    return tcp.map((p) => ({ local: p, remote: p }));
+    const all: ForwardedPort[] = [
+      ...tcp.map((p) => ({ local: p, remote: p, protocol: 'tcp' as const })),
+      ...(tunnelApi ? udp.map((p) => ({ local: p, remote: p, protocol: 'udp' as const })) : []),
+    ];
+    if (all.length === 0) throw new UsageError(`PortForward ${name} has no TCP ports (only UDP ${udp.join(', ')}); ${UDP_NEEDS_TUNNEL_API}`);
+    return all;
   }
   for (const p of requested) {
-    if (tcp.includes(p.remote)) continue;
-    if (udp.includes(p.remote)) throw new UsageError(`port ${p.remote} of PortForward ${name} is UDP; connect forwards TCP only`);
-    const have = tcp.length ? `its TCP ports are ${tcp.join(', ')}` : 'it has no TCP ports';
-    throw new UsageError(`PortForward ${name} has no port ${p.remote}; ${have} (REMOTE is a PortForward port, not the target's)`);
+    if (p.protocol === 'udp' && !tunnelApi) throw new UsageError(`cannot forward ${p.remote}/udp: ${UDP_NEEDS_TUNNEL_API}`);
+    const [mine, other] = p.protocol === 'tcp' ? [tcp, udp] : [udp, tcp];
+    if (mine.includes(p.remote)) continue;
+    if (other.includes(p.remote)) {
+      if (p.protocol === 'udp') throw new UsageError(`port ${p.remote} of PortForward ${name} is TCP; leave out /udp`);
+      throw new UsageError(`port ${p.remote} of PortForward ${name} is UDP; ${tunnelApi ? `write ${p.remote}/udp` : UDP_NEEDS_TUNNEL_API}`);
+    }
+    const kind = p.protocol === 'tcp' ? '' : 'UDP ';
+    const have = mine.length ? `its ${p.protocol.toUpperCase()} ports are ${mine.join(', ')}` : `it has no ${p.protocol.toUpperCase()} ports`;
+    throw new UsageError(`PortForward ${name} has no ${kind}port ${p.remote}; ${have} (REMOTE is a PortForward port, not the target's)`);
   }
   return [...requested];
 }
 
-function listen(address: ListenAddress, port: number): Promise<Server> {
+function listenTcp(address: ListenAddress, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
     server.once('error', reject);
@@ -68,70 +86,89 @@ function boundPort(server: Server): number {
   return typeof a === 'object' && a ? a.port : 0;
 }
 
-function handshakeProblem(err: unknown, helper: PodRef): string {
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof HandshakeError && err.status === 403) {
-    return `${message} (connect needs "get" and "create" on pods/portforward in namespace ${helper.namespace}, where the helper pods run)`;
-  }
-  return message;
-}
-
 export async function runConnect(o: ConnectOptions): Promise<number> {
   const { io } = o;
   const ref = `${o.namespace}/${o.name}`;
-  const got = await getPortForward(o.kc, o.namespace, o.name);
+  const [got, tunnelApi] = await Promise.all([getPortForward(o.kc, o.namespace, o.name), o.tunnelApi ?? discoverTunnelApi(o.kc)]);
   if (!got.found) {
     io.err(`error: ${got.message}`);
     return got.missingType ? 1 : 2;
+  }
+  if (!o.tunnelApi) {
+    const line = tunnelApiLine(tunnelApi);
+    if (line) io.err(line);
   }
   const first = snapshotOf(ref, got.pf);
   if (!first.tcpPorts) {
     io.err(`error: PortForward ${o.name} has an invalid spec (${first.why}); fix it before connecting`);
     return 2;
   }
-  const forwards = resolvePorts(o.ports, first, o.name);
+  const forwards = resolvePorts(o.ports, first, o.name, tunnelApi.served);
   const state = new TunnelState(first);
-  const connector = new Connector(o.kc, (line) => io.err(`note: ${line}`));
+  const pf = { namespace: o.namespace, name: o.name };
+  const tcpPath: TcpPath = tunnelApi.served ? new TunnelConnector(o.kc, pf) : new Connector(o.kc, (line) => io.err(`note: ${line}`));
+  const retryAfterUpdate = (err: unknown): boolean => tcpPath.retryAfterUpdate(err);
 
   // Listen first, as kubectl does: a port already in use is reported at once.
   const servers: Server[] = [];
+  const udpForwards: UdpForward[] = [];
   const sockets = new Set<Socket>();
   let stopping = false;
   let listening = 0;
+
+  const serveTcp = (server: Server, fp: ForwardedPort, localPort: number, address: ListenAddress): void => {
+    servers.push(server);
+    server.on('error', (e) => io.err(`listener ${hostPort(address.host, localPort)}: ${e.message}`));
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+      if (stopping) {
+        socket.destroy();
+        return;
+      }
+      handle(socket, fp.remote, localPort).catch((e: unknown) => {
+        io.err(`an error occurred forwarding ${localPort} -> ${fp.remote}: ${e instanceof Error ? e.message : String(e)}`);
+        closeGently(socket);
+      });
+    });
+  };
+
   for (const fp of forwards) {
+    const udp =
+      fp.protocol === 'udp'
+        ? new UdpForward({
+            remote: fp.remote,
+            state,
+            readyTimeoutMs: o.readyTimeoutMs,
+            open: (helper) => TunnelSession.open(o.kc, { ...pf, port: fp.remote, protocol: 'udp' }, helper),
+            retryAfterUpdate,
+            io,
+          })
+        : undefined;
     let port = fp.local;
     const errors: string[] = [];
     let required = false;
     let ok = 0;
     for (const address of o.addresses) {
       try {
-        const server = await listen(address, port);
-        port = boundPort(server);
-        servers.push(server);
+        if (udp) {
+          port = await udp.bind(address, port);
+        } else {
+          const server = await listenTcp(address, port);
+          port = boundPort(server);
+          serveTcp(server, fp, port, address);
+        }
         ok++;
-        io.out(`Forwarding from ${hostPort(address.host, port)} -> ${fp.remote}`);
-        server.on('error', (e) => io.err(`listener ${hostPort(address.host, port)}: ${e.message}`));
-        const localPort = port;
-        server.on('connection', (socket: Socket) => {
-          sockets.add(socket);
-          socket.on('close', () => sockets.delete(socket));
-          socket.on('error', () => undefined);
-          if (stopping) {
-            socket.destroy();
-            return;
-          }
-          handle(socket, fp.remote, localPort).catch((e: unknown) => {
-            io.err(`an error occurred forwarding ${localPort} -> ${fp.remote}: ${e instanceof Error ? e.message : String(e)}`);
-            closeGently(socket);
-          });
-        });
+        io.out(`Forwarding from ${hostPort(address.host, port)} -> ${fp.remote}${udp ? '/udp' : ''}`);
       } catch (e) {
-        const msg = `listen tcp${address.family} ${hostPort(address.host, port)}: ${(e as Error).message}`;
+        const msg = `listen ${fp.protocol}${address.family} ${hostPort(address.host, port)}: ${(e as Error).message}`;
         errors.push(msg);
         if (address.required) required = true;
         io.err(`Unable to create listener: ${msg}`);
       }
     }
+    if (udp) udpForwards.push(udp);
     if (ok === 0 || required) {
       io.err(`Unable to listen on port ${fp.local}: ${errors.join('; ')}`);
     } else {
@@ -141,44 +178,25 @@ export async function runConnect(o: ConnectOptions): Promise<number> {
   if (listening === 0) {
     io.err('error: unable to listen on any of the requested ports');
     for (const s of servers) s.close();
+    for (const u of udpForwards) u.close();
     return 1;
   }
 
   async function handle(local: Socket, remote: number, localPort: number): Promise<void> {
     io.out(`Handling connection for ${localPort}`);
-    for (let attempt = 0; ; attempt++) {
-      const helper = await state.readyHelper(o.readyTimeoutMs);
-      if (stopping || local.destroyed) {
-        local.destroy();
-        return;
-      }
-      const now = state.current;
-      if (!helper) {
-        const why = now.deleted ? 'the PortForward was deleted' : `PortForward ${ref} is not Ready after ${o.readyTimeoutMs / 1000}s (${now.why})`;
-        throw new Error(why);
-      }
-      if (!now.tcpPorts?.includes(remote)) throw new Error(`PortForward ${ref} no longer has TCP port ${remote}`);
-      let way;
-      try {
-        way = await connector.open(helper, remote);
-      } catch (err) {
-        // A helper that was just replaced answers 404 (or 400/500 while it terminates): give the
-        // operator a moment to report the new one, then try there.
-        const status = err instanceof HandshakeError ? err.status : undefined;
-        if (attempt < 2 && status !== undefined && status >= 400 && status !== 401 && status !== 403) {
-          if (sameHelper(state.current.helper, helper)) await state.nextUpdate(5000);
-          if (!sameHelper(state.current.helper, helper)) continue;
-        }
-        throw new Error(handshakeProblem(err, helper));
-      }
-      if (stopping || local.destroyed) {
-        way.abandon();
-        local.destroy();
-        return;
-      }
-      await way.carry(local);
+    const way = await openWhenReady(state, o.readyTimeoutMs, {
+      open: (helper) => tcpPath.open(helper, remote),
+      refuse: (now) => (now.tcpPorts?.includes(remote) ? undefined : `PortForward ${ref} no longer has TCP port ${remote}`),
+      retryAfterUpdate,
+      describe: (err, helper) => tcpPath.describe(err, helper),
+      abandoned: () => stopping || local.destroyed,
+    });
+    if (!way || stopping || local.destroyed) {
+      way?.abandon();
+      local.destroy();
       return;
     }
+    await way.carry(local);
   }
 
   let finish: (code: number) => void = () => undefined;
@@ -186,19 +204,25 @@ export async function runConnect(o: ConnectOptions): Promise<number> {
     finish = resolve;
   });
 
+  const follow = (): void => {
+    tcpPath.follow(state.current.ready ? state.current.helper : undefined);
+    for (const u of udpForwards) u.follow();
+  };
   const watch = new PortForwardWatch(o.kc, o.namespace, o.name, {
-    changed: (pf: PortForward | undefined) => {
-      const next = snapshotOf(ref, pf);
-      const line = transitionLine(state.current, next);
-      state.update(next);
+    changed: (next: PortForward | undefined) => {
+      const snapshot = snapshotOf(ref, next);
+      const line = transitionLine(state.current, snapshot);
+      state.update(snapshot);
       if (line) io.out(line);
-      if (next.deleted) finish(1);
+      follow();
+      if (snapshot.deleted) finish(1);
     },
     warn: (line) => io.err(`warning: ${line}`),
   });
   const firstLine = transitionLine(undefined, first);
   if (firstLine) io.out(firstLine);
   watch.start(got.pf);
+  follow();
   void o.stopSignal.then(() => finish(0));
 
   const code = await ended;
@@ -207,6 +231,7 @@ export async function runConnect(o: ConnectOptions): Promise<number> {
   state.wakeAll();
   for (const s of servers) s.close();
   for (const s of sockets) s.destroy();
-  connector.closeAll();
+  for (const u of udpForwards) u.close();
+  tcpPath.closeAll();
   return code;
 }

@@ -1,19 +1,13 @@
 // How `connect` reaches a port of the helper pod for one local connection: a stream pair of one
 // SPDY session shared with every other connection (kubectl's way, Kubernetes 1.31 and later), or,
 // when the API server cannot tunnel SPDY, a WebSocket of its own (v4.channel.k8s.io).
-import type { Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { TcpPath, Way } from './forward-path.js';
 import { openPodPort, pipeConnection, type PodRef } from './pod-port.js';
 import { PortForwardSession, TunnelUnsupportedError } from './spdy-session.js';
+import { HandshakeError } from './websocket.js';
 
-export interface Way {
-  /** Carries the local connection until it is over; rejects with one line when it broke. */
-  carry(local: Socket): Promise<void>;
-  /** Frees what was opened, when the local connection went away before carry(). */
-  abandon(): void;
-}
-
-export class Connector {
+export class Connector implements TcpPath {
   private tunnelling = true;
   private current: { key: string; opening: Promise<PortForwardSession>; session?: PortForwardSession } | undefined;
 
@@ -37,6 +31,26 @@ export class Connector {
     const ws = await openPodPort(this.kc, helper, port);
     return { carry: (local) => pipeConnection(ws, local), abandon: () => ws.destroy() };
   }
+
+  /**
+   * A helper that was just replaced answers 404 (or 400/500 while it terminates): the operator
+   * reports the new one in a moment. A refusal of the user's rights is final.
+   */
+  retryAfterUpdate(err: unknown): boolean {
+    const status = err instanceof HandshakeError ? err.status : undefined;
+    return status !== undefined && status >= 400 && status !== 401 && status !== 403;
+  }
+
+  describe(err: unknown, helper: PodRef): string {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof HandshakeError && err.status === 403) {
+      return `${message} (connect needs "get" and "create" on pods/portforward in namespace ${helper.namespace}, where the helper pods run)`;
+    }
+    return message;
+  }
+
+  /** Nothing to do: the next open() replaces a session whose helper changed. */
+  follow(): void {}
 
   /** Ends every session once its connections are over. */
   closeAll(): void {

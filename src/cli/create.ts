@@ -2,7 +2,7 @@
 // builds a PortForward (pure: buildPortForward), validates it with the operator's own schema, and
 // applies it with server-side apply (field manager kubectl-pf), so running it again updates the spec.
 import { CustomObjectsApi, PatchStrategy, dumpYaml, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { API_VERSION, DNS_SUBDOMAIN, GROUP, KIND, PLURAL, TTL_PATTERN, VERSION, parseSpec, type PortForward } from '../api/index.js';
+import { API_VERSION, DNS_SUBDOMAIN, GROUP, KIND, PLURAL, TTL_PATTERN, VERSION, parseSpec, type LabelSelector, type PortForward } from '../api/index.js';
 import { UsageError } from './args.js';
 import type { Output } from './connect.js';
 import { apiErrorMessage, getPortForward } from './kube.js';
@@ -11,7 +11,7 @@ import { canonical } from '../util/canonical.js';
 
 export const FIELD_MANAGER = 'kubectl-pf';
 /** How kubectl names the object in its messages: kind.group/name, e.g. deployment.apps/web. */
-const RESOURCE = `${KIND.toLowerCase()}.${GROUP}`;
+export const RESOURCE = `${KIND.toLowerCase()}.${GROUP}`;
 
 export interface CreateInput {
   name: string | undefined;
@@ -23,17 +23,32 @@ export interface CreateInput {
   targetNamespace?: string;
 }
 
+export interface ManifestSpec {
+  target: { pod?: string; selector?: LabelSelector; namespace?: string };
+  ports: TunnelPort[];
+  ttl?: string;
+}
+
 export interface PortForwardManifest {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace: string };
-  spec: {
-    target: { pod?: string; selector?: { matchLabels: Record<string, string> }; namespace?: string };
-    ports: TunnelPort[];
-    ttl?: string;
-  };
+  spec: ManifestSpec;
 }
 
+/** The spec as it is, once the operator's own schema accepts it; else a UsageError in the schema's words. */
+export function checkedSpec(spec: ManifestSpec): ManifestSpec {
+  const checked = parseSpec(spec);
+  if (!checked.ok) throw new UsageError(checked.message);
+  return spec;
+}
+
+/** --ttl as the API takes it; the message speaks of the flag. */
+export function checkTtl(ttl: string | undefined): void {
+  if (ttl !== undefined && !new RegExp(TTL_PATTERN).test(ttl)) {
+    throw new UsageError(`invalid --ttl "${ttl}": use a duration like 90s, 30m, 2h, 1h30m or 7d`);
+  }
+}
 
 /** `app=web,tier=front` -> matchLabels. Only equality: for expressions, write a manifest. */
 export function parseSelector(text: string): Record<string, string> {
@@ -64,19 +79,14 @@ export function buildPortForward(input: CreateInput): PortForwardManifest {
     throw new UsageError('set exactly one of --pod (a pod name) or --selector (labels of the pods to reach)');
   }
   if (input.ports.length === 0) throw new UsageError('at least one --port is required, e.g. --port 8080 or --port 10080:80');
-  if (input.ttl !== undefined && !new RegExp(TTL_PATTERN).test(input.ttl)) {
-    throw new UsageError(`invalid --ttl "${input.ttl}": use a duration like 90s, 30m, 2h, 1h30m or 7d`);
-  }
-  const target: PortForwardManifest['spec']['target'] = {};
+  checkTtl(input.ttl);
+  const target: ManifestSpec['target'] = {};
   if (input.pod !== undefined) target.pod = input.pod;
   if (input.selector !== undefined) target.selector = { matchLabels: parseSelector(input.selector) };
   if (input.targetNamespace !== undefined) target.namespace = input.targetNamespace;
-  const spec: PortForwardManifest['spec'] = { target, ports: input.ports.map(parseTunnelPort) };
+  const spec: ManifestSpec = { target, ports: input.ports.map(parseTunnelPort) };
   if (input.ttl !== undefined) spec.ttl = input.ttl;
-
-  const checked = parseSpec(spec);
-  if (!checked.ok) throw new UsageError(checked.message);
-  return { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: input.namespace }, spec };
+  return { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: input.namespace }, spec: checkedSpec(spec) };
 }
 
 export type DryRun = 'none' | 'client' | 'server';

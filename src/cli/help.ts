@@ -13,6 +13,7 @@ Usage:
 
 Commands:
   connect   Forward local ports to a PortForward (like kubectl port-forward, but it survives pod restarts)
+  forward   Forward local ports to a pod, Service or workload in one command (a PortForward for as long as it runs)
   create    Create or update a PortForward
   help      Show help for a command
 
@@ -21,31 +22,41 @@ Examples:
   kubectl pf create web --pod nginx --port 10080:80
   kubectl pf connect web 8080:10080
 
+  # The same in one command, as with kubectl port-forward
+  kubectl pf forward pod/nginx 8080:80
+
 ${GLOBAL}
 
 Run 'kubectl pf COMMAND --help' for more about a command.`;
 
 export const CONNECT_HELP = `Forward local ports to a PortForward's tunnel, through the API server.
 
-Each accepted local connection goes to the PortForward's current helper pod (status.helper), so when
-the target or the helper is replaced, new connections reach the new one by themselves. A connection
-that fails is reported on stderr and closed; the others and the listeners carry on. Ctrl-C stops.
+Traffic goes through the tunnel API (connect.portforward.io: one WebSocket per port, which RBAC in
+the PortForward's namespace governs) to the PortForward's current helper pod (status.helper), so
+when the target or the helper is replaced, new connections reach the new one by themselves. A
+connection that fails is reported on stderr and closed; the others and the listeners carry on.
+Ctrl-C stops. Where the cluster does not serve the tunnel API, connect says so and uses
+pods/portforward to the helper pods instead (TCP only; it needs rights in the helpers' namespace).
 
 Usage:
-  kubectl pf connect NAME [LOCAL:]REMOTE [...] [flags]
+  kubectl pf connect NAME [LOCAL:]REMOTE[/udp] [...] [flags]
 
-REMOTE is a port of the PortForward (spec.ports[].port), TCP only. LOCAL, as in kubectl port-forward:
+REMOTE is a port of the PortForward (spec.ports[].port). LOCAL, as in kubectl port-forward:
   5000         listen on local port 5000, forward to port 5000
   8888:5000    listen on local port 8888, forward to port 5000
   :5000        listen on a free local port chosen by the system (also 0:5000)
-No ports: every TCP port of the PortForward, on the same local port.
+  5353/udp     a UDP port: datagrams keep their boundaries, replies go back to each sender
+No ports: every port of the PortForward (TCP and UDP), on the same local port.
 
 Examples:
-  # Every TCP port of PortForward web, on the same local ports
+  # Every port of PortForward web, on the same local ports
   kubectl pf connect web -n team-a
 
   # Local 8080 to port 10080 of the tunnel, plus a random local port for 5432
   kubectl pf connect web 8080:10080 :5432
+
+  # DNS: local UDP port 10053 to the tunnel's UDP port 53
+  kubectl pf connect dns 10053:53/udp
 
   # Listen on all interfaces, not only localhost
   kubectl pf connect web 8080:10080 --address 0.0.0.0
@@ -53,6 +64,52 @@ Examples:
 Flags:
       --address ADDR[,ADDR]  addresses to listen on: localhost (127.0.0.1 and ::1) or IP addresses (default localhost)
       --ready-timeout DUR    how long a new connection waits for the PortForward to be Ready (default 1m)
+
+${GLOBAL}`;
+
+export const FORWARD_HELP = `Forward local ports to a pod, Service or workload, the way kubectl port-forward does, through a PortForward.
+
+forward creates a PortForward for the target (named forward-<target>-xxxxx, labelled
+portforward.io/created-by=kubectl-pf-forward), connects to it exactly as 'kubectl pf connect' does
+(surviving pod restarts; UDP too), and deletes it when it ends: Ctrl-C, SIGTERM, or the PortForward
+went away. While forward runs it keeps extending the PortForward's ttl; if it is killed, the
+operator deletes the PortForward once the ttl runs out.
+
+A Service or workload target becomes its pod selector (any ready pod of it): the PortForward then
+re-targets by itself when that pod is replaced.
+
+Usage:
+  kubectl pf forward TARGET [LOCAL:]REMOTE[/udp] [...] [flags]
+  kubectl pf forward -l KEY=VALUE[,...] [LOCAL:]REMOTE[/udp] [...] [flags]
+
+TARGET: pod/NAME (or just NAME), svc/NAME (service/), deploy/NAME (deployment/), sts/NAME
+(statefulset/), ds/NAME (daemonset/) or rs/NAME (replicaset/), in the -n namespace.
+
+REMOTE is the target's port, as in kubectl port-forward: for a pod or workload a container port
+(number or name); for svc/ a port of the Service (number or name), forwarded to its targetPort
+(a named targetPort is looked up in a running pod of the Service). LOCAL defaults to REMOTE
+(for a name, to its number); :REMOTE picks a free local port. /udp forwards UDP.
+
+Examples:
+  # Local 8080 to port 80 of pod nginx
+  kubectl pf forward pod/nginx 8080:80
+
+  # Service web's port 80 on local 8080, reaching whatever pod serves it now
+  kubectl pf forward svc/web 8080:80 -n team-a
+
+  # A deployment's named port, and DNS over UDP from the pods labelled k8s-app=kube-dns
+  kubectl pf forward deploy/api :http
+  kubectl pf forward -n kube-system -l k8s-app=kube-dns 10053:53/udp
+
+  # Keep the PortForward after exit (it still expires after its ttl)
+  kubectl pf forward svc/db 5432 --keep --ttl 8h
+
+Flags:
+  -l, --selector KEY=VALUE,...  forward to any ready pod with these labels (instead of TARGET)
+      --ttl DURATION            the PortForward's lifetime if forward is killed (default 1h; 90s, 30m, 2h, 7d)
+      --keep                    leave the PortForward in place on exit
+      --address ADDR[,ADDR]     addresses to listen on: localhost (127.0.0.1 and ::1) or IP addresses (default localhost)
+      --ready-timeout DUR       how long a new connection waits for the PortForward to be Ready (default 1m)
 
 ${GLOBAL}`;
 

@@ -6,9 +6,11 @@ import { parseDuration } from '../api/duration.js';
 import { boolFlag, GLOBAL_FLAGS, listFlag, parseArgs, stringFlag, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 import { runConnect, type Output } from './connect.js';
 import { buildPortForward, parseDryRun, parseOutput, runCreate } from './create.js';
-import { CONNECT_HELP, CREATE_HELP, ROOT_HELP } from './help.js';
+import { forwardTtl, runForward } from './forward.js';
+import { parseForwardArgs } from './forward-target.js';
+import { CONNECT_HELP, CREATE_HELP, FORWARD_HELP, ROOT_HELP } from './help.js';
 import { apiErrorMessage, loadKube } from './kube.js';
-import { parseAddresses, parseForwardPort } from './ports.js';
+import { parseAddresses, parseForwardPort, parseTargetForwardPort } from './ports.js';
 
 const CONNECT_FLAGS: FlagSpec[] = [
   ...GLOBAL_FLAGS,
@@ -27,7 +29,21 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'output', short: 'o', type: 'string' },
 ];
 
-const HELP: Record<string, string> = { connect: CONNECT_HELP, create: CREATE_HELP };
+const FORWARD_FLAGS: FlagSpec[] = [
+  ...CONNECT_FLAGS,
+  { name: 'selector', short: 'l', type: 'string' },
+  { name: 'ttl', type: 'string' },
+  { name: 'keep', type: 'boolean' },
+];
+
+const HELP: Record<string, string> = { connect: CONNECT_HELP, create: CREATE_HELP, forward: FORWARD_HELP };
+const FLAGS: Record<string, FlagSpec[]> = { connect: CONNECT_FLAGS, create: CREATE_FLAGS, forward: FORWARD_FLAGS };
+const COMMANDS = 'connect, forward or create';
+
+/** A table's own entry only: `help constructor` is not a command. */
+function entry<T>(table: Record<string, T>, key: string | undefined): T | undefined {
+  return key !== undefined && Object.hasOwn(table, key) ? table[key] : undefined;
+}
 
 export interface MainOptions {
   io?: Output;
@@ -79,30 +95,41 @@ function readyTimeout(text: string): number {
   return seconds * 1000;
 }
 
+/** A long-running session: one bad connection or a bug in a callback must not end it. */
+function guardCrashes(options: MainOptions, io: Output): void {
+  if (!options.crashGuard) return;
+  const report = (e: unknown): void => io.err(`internal error (continuing): ${e instanceof Error ? e.message : String(e)}`);
+  process.on('uncaughtException', report);
+  process.on('unhandledRejection', report);
+}
+
+/** The flags connect and forward share: where to listen and how long to wait for Ready. */
+function listening(args: ParsedArgs) {
+  const timeout = stringFlag(args, 'ready-timeout');
+  return { addresses: parseAddresses(listFlag(args, 'address')), readyTimeoutMs: timeout === undefined ? 60_000 : readyTimeout(timeout) };
+}
+
 async function connect(args: ParsedArgs, options: MainOptions, io: Output): Promise<number> {
   const [name, ...portArgs] = args.positionals;
   if (!name) throw new UsageError('NAME is required: kubectl pf connect NAME [LOCAL:]REMOTE ...');
   const ports = portArgs.map(parseForwardPort);
-  const addresses = parseAddresses(listFlag(args, 'address'));
-  const timeout = stringFlag(args, 'ready-timeout');
-  const readyTimeoutMs = timeout === undefined ? 60_000 : readyTimeout(timeout);
+  const listen = listening(args);
   const { kc, namespace } = loadKube(kubeFlags(args));
-  if (options.crashGuard) {
-    // A long-running session: one bad connection or a bug in a callback must not end it.
-    const report = (e: unknown): void => io.err(`internal error (continuing): ${e instanceof Error ? e.message : String(e)}`);
-    process.on('uncaughtException', report);
-    process.on('unhandledRejection', report);
-  }
-  return runConnect({
-    kc,
-    namespace,
-    name,
-    ports,
-    addresses,
-    readyTimeoutMs,
-    io,
-    stopSignal: options.stopSignal ?? defaultStopSignal(),
-  });
+  guardCrashes(options, io);
+  return runConnect({ kc, namespace, name, ports, ...listen, io, stopSignal: options.stopSignal ?? defaultStopSignal() });
+}
+
+async function forward(args: ParsedArgs, options: MainOptions, io: Output): Promise<number> {
+  const { target, portArgs } = parseForwardArgs(args.positionals, stringFlag(args, 'selector'));
+  if (portArgs.length === 0) throw new UsageError('at least one port is required: kubectl pf forward TARGET [LOCAL:]REMOTE[/udp] ...');
+  const ports = portArgs.map(parseTargetForwardPort);
+  const { ttl } = forwardTtl(stringFlag(args, 'ttl'));
+  const listen = listening(args);
+  const { kc, namespace } = loadKube(kubeFlags(args));
+  guardCrashes(options, io);
+  // Ctrl-C from here on: a PortForward created meanwhile is still deleted.
+  const stopSignal = options.stopSignal ?? defaultStopSignal();
+  return runForward({ kc, namespace, target, ports, ttl, keep: boolFlag(args, 'keep'), ...listen, io, stopSignal });
 }
 
 async function create(args: ParsedArgs, io: Output): Promise<number> {
@@ -140,22 +167,25 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     if (command === undefined || command === 'help') {
       const args = parseArgs(rest, GLOBAL_FLAGS);
       const topic = command === 'help' ? args.positionals[0] : undefined;
-      if (topic !== undefined && !HELP[topic]) throw new UsageError(`unknown command "${topic}": use connect or create`);
+      if (topic !== undefined && !entry(HELP, topic)) throw new UsageError(`unknown command "${topic}": use ${COMMANDS}`);
       if (command === undefined && !boolFlag(args, 'help') && rest.length > 0) {
-        throw new UsageError('a command is required: kubectl pf connect|create ... (see kubectl pf --help)');
+        throw new UsageError('a command is required: kubectl pf connect|forward|create ... (see kubectl pf --help)');
       }
-      io.out(topic ? (HELP[topic] as string) : ROOT_HELP);
+      io.out(entry(HELP, topic) ?? ROOT_HELP);
       return 0;
     }
-    if (command === 'connect' || command === 'create') {
-      const args = parseArgs(rest, command === 'connect' ? CONNECT_FLAGS : CREATE_FLAGS);
+    const flags = entry(FLAGS, command);
+    if (flags) {
+      const args = parseArgs(rest, flags);
       if (boolFlag(args, 'help')) {
         io.out(HELP[command] as string);
         return 0;
       }
-      return command === 'connect' ? await connect(args, options, io) : await create(args, io);
+      if (command === 'connect') return await connect(args, options, io);
+      if (command === 'forward') return await forward(args, options, io);
+      return await create(args, io);
     }
-    throw new UsageError(`unknown command "${command}" for "kubectl pf": use connect or create (see kubectl pf --help)`);
+    throw new UsageError(`unknown command "${command}" for "kubectl pf": use ${COMMANDS} (see kubectl pf --help)`);
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`error: ${err.message}`);

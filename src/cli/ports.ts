@@ -1,15 +1,26 @@
 // Port and address syntax of the plugin. Pure: errors are UsageErrors with one line for the user.
 //
-//   connect:  [LOCAL:]REMOTE        as kubectl/oc port-forward: 5000, 8888:5000, :5000, 0:5000
+//   connect:  [LOCAL:]REMOTE[/tcp|/udp]   as kubectl/oc port-forward: 5000, 8888:5000, :5000, 0:5000, 5353/udp
+//   forward:  the same, REMOTE may also be a port's name         8080:http, 53/udp
 //   create:   [PORT:]TARGETPORT[/tcp|/udp]                      8080, 10080:80, 5353/udp
 //   --address localhost | IP[,IP...]                             as kubectl port-forward --address
 import { isIP } from 'node:net';
+import type { TunnelProtocol } from '../tunnel/protocol.js';
 import { UsageError } from './args.js';
 
 /** A local port (0 = let the OS choose) forwarded to a port of the PortForward. */
 export interface ForwardedPort {
   local: number;
   remote: number;
+  protocol: TunnelProtocol;
+}
+
+/** A forward's port as typed, before its REMOTE (a number or a port's name) is resolved on the target. */
+export interface TargetForwardPort {
+  /** undefined: the same as REMOTE once it is a number (kubectl's rule for named ports). */
+  local?: number;
+  remote: number | string;
+  protocol: TunnelProtocol;
 }
 
 /** One entry of a PortForward's spec.ports, as --port builds it. */
@@ -47,21 +58,60 @@ function portNumber(text: string, whole: string, what: string, allowZero: boolea
   return n;
 }
 
-const FORWARD_SYNTAX = '[LOCAL:]REMOTE, e.g. 5000, 8888:5000 or :5000';
+const FORWARD_SYNTAX = '[LOCAL:]REMOTE[/udp], e.g. 5000, 8888:5000, :5000 or 5353/udp';
+const TARGET_SYNTAX = '[LOCAL:]REMOTE[/udp], e.g. 5000, 8888:5000, 8080:http or 53/udp';
+/** A port's name as Kubernetes allows it (IANA_SVC_NAME): lowercase letters, digits and '-', at least one letter. */
+const PORT_NAME = /^(?=.*[a-z])(?!.*--)[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
 
-/** `5000` -> 5000:5000; `8888:5000`; `:5000` and `0:5000` -> a free local port chosen by the OS. */
-export function parseForwardPort(text: string): ForwardedPort {
-  const parts = text.split(':');
-  if (text === '') throw new UsageError(`invalid port "": empty; use ${FORWARD_SYNTAX}`);
-  if (parts.length > 2) throw new UsageError(`invalid port "${text}": too many ':'; use ${FORWARD_SYNTAX}`);
-  if (parts.length === 1) {
-    const port = portNumber(text, text, 'port', false, FORWARD_SYNTAX);
-    return { local: port, remote: port };
+/** Splits a `/tcp` or `/udp` suffix off an argument; `argument` names it in the message. */
+function splitProtocol(text: string, argument: string): { body: string; protocol: TunnelProtocol } {
+  const slash = text.indexOf('/');
+  if (slash === -1) return { body: text, protocol: 'tcp' };
+  const proto = text.slice(slash + 1).toLowerCase();
+  if (proto !== 'tcp' && proto !== 'udp') {
+    throw new UsageError(`invalid ${argument} "${text}": protocol must be tcp or udp, not "${text.slice(slash + 1)}"`);
   }
-  const [localText, remoteText] = parts as [string, string];
+  return { body: text.slice(0, slash), protocol: proto };
+}
+
+/** Splits `[LOCAL:]REMOTE`; `local` is undefined when there is no ':'. */
+function splitLocal(text: string, body: string, syntax: string): { localText?: string; remoteText: string } {
+  if (text === '') throw new UsageError(`invalid port "": empty; use ${syntax}`);
+  const parts = body.split(':');
+  if (parts.length > 2) throw new UsageError(`invalid port "${text}": too many ':'; use ${syntax}`);
+  return parts.length === 1 ? { remoteText: body } : { localText: parts[0] as string, remoteText: parts[1] as string };
+}
+
+/** `5000` -> 5000:5000; `8888:5000`; `:5000` and `0:5000` -> a free local port chosen by the OS; `/udp` for UDP. */
+export function parseForwardPort(text: string): ForwardedPort {
+  const { body, protocol } = splitProtocol(text, 'port');
+  const { localText, remoteText } = splitLocal(text, body, FORWARD_SYNTAX);
+  if (localText === undefined) {
+    const port = portNumber(remoteText, text, 'port', false, FORWARD_SYNTAX);
+    return { local: port, remote: port, protocol };
+  }
   const remote = portNumber(remoteText, text, 'remote port', false, FORWARD_SYNTAX);
   const local = localText === '' ? 0 : portNumber(localText, text, 'local port', true, FORWARD_SYNTAX);
-  return { local, remote };
+  return { local, remote, protocol };
+}
+
+/** As parseForwardPort, but REMOTE may name a port (`http`, `8080:http`), as kubectl port-forward allows. */
+export function parseTargetForwardPort(text: string): TargetForwardPort {
+  const { body, protocol } = splitProtocol(text, 'port');
+  const { localText, remoteText } = splitLocal(text, body, TARGET_SYNTAX);
+  const what = localText === undefined ? 'port' : 'remote port';
+  let remote: number | string;
+  if (remoteText !== '' && !DIGITS.test(remoteText)) {
+    if (!PORT_NAME.test(remoteText)) {
+      throw new UsageError(`invalid port "${text}": "${remoteText}" is neither a port number nor a port name; use ${TARGET_SYNTAX}`);
+    }
+    remote = remoteText;
+  } else {
+    remote = portNumber(remoteText, text, what, false, TARGET_SYNTAX);
+  }
+  if (localText === undefined) return { remote, protocol };
+  const local = localText === '' ? 0 : portNumber(localText, text, 'local port', true, TARGET_SYNTAX);
+  return { local, remote, protocol };
 }
 
 const TUNNEL_SYNTAX = '[PORT:]TARGETPORT[/tcp|/udp], e.g. 8080, 10080:80 or 5353/udp';
@@ -69,17 +119,9 @@ const TUNNEL_SYNTAX = '[PORT:]TARGETPORT[/tcp|/udp], e.g. 8080, 10080:80 or 5353
 /** `8080` -> port 8080 to target 8080; `10080:80` -> port 10080 to target 80; `/udp` or `/tcp` suffix. */
 export function parseTunnelPort(text: string): TunnelPort {
   if (text === '') throw new UsageError(`invalid --port "": empty; use ${TUNNEL_SYNTAX}`);
-  let body = text;
-  let protocol: 'TCP' | 'UDP' = 'TCP';
-  const slash = text.indexOf('/');
-  if (slash !== -1) {
-    const proto = text.slice(slash + 1).toUpperCase();
-    if (proto !== 'TCP' && proto !== 'UDP') {
-      throw new UsageError(`invalid --port "${text}": protocol must be tcp or udp, not "${text.slice(slash + 1)}"`);
-    }
-    protocol = proto;
-    body = text.slice(0, slash);
-  }
+  const split = splitProtocol(text, '--port');
+  const body = split.body;
+  const protocol = split.protocol === 'udp' ? 'UDP' : 'TCP';
   const parts = body.split(':');
   if (parts.length > 2) throw new UsageError(`invalid --port "${text}": too many ':'; use ${TUNNEL_SYNTAX}`);
   const number = (part: string, what: string) => portNumber(part, text, what, false, TUNNEL_SYNTAX, '--port');

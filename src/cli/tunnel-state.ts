@@ -107,3 +107,43 @@ export class TunnelState {
     this.update(this.current);
   }
 }
+
+export interface OpenAttempt<T> {
+  /** Opens through this helper. */
+  open(helper: PodRef): Promise<T>;
+  /** Why the PortForward as it is now cannot serve this (say, the port is gone), or undefined. */
+  refuse(now: Snapshot): string | undefined;
+  /** The error means the helper is being replaced: wait for the next update and try again. */
+  retryAfterUpdate(err: unknown): boolean;
+  describe(err: unknown, helper: PodRef): string;
+  /** True when the caller no longer needs it (Ctrl-C, the local client left). */
+  abandoned(): boolean;
+}
+
+/**
+ * Waits up to timeoutMs for Ready, then opens through the helper the PortForward names. An open
+ * that fails because the helper is being replaced waits for the operator's next word (up to 5 s)
+ * and tries again, twice at most. Resolves undefined when abandoned; rejects with one line.
+ */
+export async function openWhenReady<T>(state: TunnelState, timeoutMs: number, a: OpenAttempt<T>): Promise<T | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const helper = await state.readyHelper(timeoutMs);
+    if (a.abandoned()) return undefined;
+    const now = state.current;
+    if (!helper) {
+      throw new Error(now.deleted ? 'the PortForward was deleted' : `PortForward ${now.ref} is not Ready after ${timeoutMs / 1000}s (${now.why})`);
+    }
+    const refusal = a.refuse(now);
+    if (refusal) throw new Error(refusal);
+    try {
+      return await a.open(helper);
+    } catch (err) {
+      if (attempt < 2 && a.retryAfterUpdate(err)) {
+        const unchanged = (): boolean => sameHelper(state.current.helper, helper) && state.current.ready;
+        if (unchanged()) await state.nextUpdate(5000);
+        if (!unchanged()) continue;
+      }
+      throw new Error(a.describe(err, helper));
+    }
+  }
+}

@@ -184,6 +184,10 @@ export class Gateway {
       const what = { user: user.name, namespace: r.namespace, portforward: r.name, port, protocol, helper: endpoint.helper };
       const done = release;
       release = undefined;
+      // ws drops an upgrade whose client left while it was authorized and resolved (or a malformed
+      // one) without calling back, so the user's slot goes with the socket, not only with the tunnel.
+      if (socket.destroyed) return done();
+      socket.once('close', done);
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.log.info('tunnel opened', what);
         serveTunnel(ws, {

@@ -16,6 +16,9 @@ import { snapshotOf, transitionLine } from '../../src/cli/tunnel-state.js';
 import { WebSocketServer } from 'ws';
 
 const PF_PATH = '/apis/portforward.io/v1alpha1/namespaces/team-a/portforwards';
+// This stand-in serves no connect.portforward.io (discovery answers 404): connect falls back to pods/portforward.
+const FALLBACK_NOTE =
+  'note: the tunnel API (connect.portforward.io) is not installed; using pods/portforward to the helper pods (needs rights in their namespace)';
 
 function readyPortForward(helperPod: string): PortForward {
   return {
@@ -252,7 +255,10 @@ current-context: fake
     assert.equal(await exchange(port, 'hello'), 'helper-1:hello');
     assert.equal(await exchange(port, 'again'), 'helper-1:again');
     assert.equal(api.spdyRefused - refusedBefore, 1, 'the SPDY tunnel is asked for once, then not again');
-    assert.deepEqual(s.err.filter((l) => l.startsWith('note:')).length, 1, 'one line says why connections are slower');
+    assert.deepEqual(s.err.filter((l) => l.startsWith('note:')), [
+      FALLBACK_NOTE,
+      'note: the API server does not tunnel SPDY over WebSocket (websocket protocol SPDY/3.1+portforward.k8s.io is not supported); using one WebSocket per connection',
+    ], 'one line says why pods/portforward is used, one why connections are slower');
     assert.ok(s.out.includes(`Handling connection for ${port}`));
     assert.ok(s.out.includes('PortForward team-a/web is Ready (helper pod portforward-system/helper-1)'));
     s.stop();
@@ -369,11 +375,22 @@ current-context: fake
     const missing = startConnect(['8080:80'], kubeconfig);
     assert.equal(await missing.exit, 2);
     assert.deepEqual(missing.err, [
+      FALLBACK_NOTE,
       "error: PortForward web has no port 80; its TCP ports are 10080 (REMOTE is a PortForward port, not the target's)",
     ]);
     const udp = startConnect(['5353'], kubeconfig);
     assert.equal(await udp.exit, 2);
-    assert.deepEqual(udp.err, ['error: port 5353 of PortForward web is UDP; connect forwards TCP only']);
+    assert.deepEqual(udp.err, [
+      FALLBACK_NOTE,
+      'error: port 5353 of PortForward web is UDP; UDP needs the tunnel API (connect.portforward.io), which this cluster does not serve',
+    ]);
+  });
+
+  it('without the tunnel API, a /udp port is refused: UDP needs the tunnel API', async () => {
+    api.pf = readyPortForward('helper-1');
+    const s = startConnect(['5353/udp'], kubeconfig);
+    assert.equal(await s.exit, 2);
+    assert.deepEqual(s.err, [FALLBACK_NOTE, 'error: cannot forward 5353/udp: UDP needs the tunnel API (connect.portforward.io), which this cluster does not serve']);
   });
 });
 

@@ -29,11 +29,12 @@ describe('kubectl pf help', () => {
       assert.equal(r.code, 0);
       assert.match(r.out.join('\n'), /connect +Forward local ports/);
       assert.match(r.out.join('\n'), /create +Create or update a PortForward/);
+      assert.match(r.out.join('\n'), /forward +Forward local ports to a pod, Service or workload/);
     }
   });
 
   it('every command has --help with examples', async () => {
-    for (const command of ['connect', 'create']) {
+    for (const command of ['connect', 'forward', 'create']) {
       for (const argv of [[command, '--help'], [command, '-h'], ['help', command], ['-n', 'x', command, 'web', '--help']]) {
         const r = await run(...argv);
         assert.equal(r.code, 0, argv.join(' '));
@@ -61,6 +62,15 @@ describe('kubectl pf with bad arguments: exit 2 and one clear line', () => {
     await rejects(['connect', 'web', '-5'], /^error: invalid port "-5": "-5" is not a number/);
     await rejects(['connect', 'web', ''], /^error: invalid port "": empty/);
     await rejects(['connect', 'web', ':'], /^error: invalid port ":": the remote port is missing/);
+  });
+  it('help for something that is not a command, even an Object property', () => rejects(['help', 'constructor'], /^error: unknown command "constructor": use connect, forward or create/));
+  it('forward without a target or ports, or with a bad one', async () => {
+    await rejects(['forward'], /^error: TARGET is required: kubectl pf forward TARGET/);
+    await rejects(['forward', 'svc/web'], 'error: at least one port is required: kubectl pf forward TARGET [LOCAL:]REMOTE[/udp] ...');
+    await rejects(['forward', 'job/x', '80'], /^error: invalid TARGET "job\/x"/);
+    await rejects(['forward', 'svc/web', '-l', 'app=web', '80'], 'error: give TARGET or -l/--selector, not both');
+    await rejects(['forward', 'svc/web', '80/sctp'], 'error: invalid port "80/sctp": protocol must be tcp or udp, not "sctp"');
+    await rejects(['forward', 'svc/web', '80', '--ttl', 'forever'], 'error: invalid --ttl "forever": use a duration above zero like 90s, 30m, 2h, 1h30m or 7d');
   });
   it('connect with a bad --address', () => rejects(['connect', 'web', '8080', '--address', 'my-laptop'], /^error: invalid --address "my-laptop"/));
   it('a --ready-timeout that is not a duration', async () => {
@@ -114,7 +124,7 @@ describe('the kubectl-pf process', () => {
     const r = node('connect', 'web', '1:2:3');
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, 'error: invalid port "1:2:3": too many \':\'; use [LOCAL:]REMOTE, e.g. 5000, 8888:5000 or :5000\n');
+    assert.equal(r.stderr, 'error: invalid port "1:2:3": too many \':\'; use [LOCAL:]REMOTE[/udp], e.g. 5000, 8888:5000, :5000 or 5353/udp\n');
   });
 
   it('exits 0 after printing help', () => {

@@ -15,26 +15,26 @@ function usageError(fn: () => unknown): string {
   assert.fail('expected a UsageError');
 }
 
-describe('connect ports: [LOCAL:]REMOTE exactly as kubectl port-forward', () => {
+describe('connect ports: [LOCAL:]REMOTE exactly as kubectl port-forward, plus /udp', () => {
   it('5000 listens on local 5000 and forwards to 5000', () => {
-    assert.deepEqual(parseForwardPort('5000'), { local: 5000, remote: 5000 });
+    assert.deepEqual(parseForwardPort('5000'), { local: 5000, remote: 5000, protocol: 'tcp' });
   });
 
   it('8888:5000 listens on local 8888 and forwards to 5000', () => {
-    assert.deepEqual(parseForwardPort('8888:5000'), { local: 8888, remote: 5000 });
+    assert.deepEqual(parseForwardPort('8888:5000'), { local: 8888, remote: 5000, protocol: 'tcp' });
   });
 
   it(':5000 and 0:5000 let the OS pick a free local port', () => {
-    assert.deepEqual(parseForwardPort(':5000'), { local: 0, remote: 5000 });
-    assert.deepEqual(parseForwardPort('0:5000'), { local: 0, remote: 5000 });
+    assert.deepEqual(parseForwardPort(':5000'), { local: 0, remote: 5000, protocol: 'tcp' });
+    assert.deepEqual(parseForwardPort('0:5000'), { local: 0, remote: 5000, protocol: 'tcp' });
   });
 
   it('the extremes 1 and 65535 are ports', () => {
-    assert.deepEqual(parseForwardPort('1:65535'), { local: 1, remote: 65535 });
+    assert.deepEqual(parseForwardPort('1:65535'), { local: 1, remote: 65535, protocol: 'tcp' });
   });
 
   it('rejects a word, saying it is not a number and showing the syntax', () => {
-    assert.equal(usageError(() => parseForwardPort('abc')), 'invalid port "abc": "abc" is not a number; use [LOCAL:]REMOTE, e.g. 5000, 8888:5000 or :5000');
+    assert.equal(usageError(() => parseForwardPort('abc')), 'invalid port "abc": "abc" is not a number; use [LOCAL:]REMOTE[/udp], e.g. 5000, 8888:5000, :5000 or 5353/udp');
   });
 
   it('rejects 0 alone: there is no remote port 0', () => {
@@ -48,7 +48,20 @@ describe('connect ports: [LOCAL:]REMOTE exactly as kubectl port-forward', () => 
   });
 
   it('rejects 1:2:3', () => {
-    assert.equal(usageError(() => parseForwardPort('1:2:3')), 'invalid port "1:2:3": too many \':\'; use [LOCAL:]REMOTE, e.g. 5000, 8888:5000 or :5000');
+    assert.equal(usageError(() => parseForwardPort('1:2:3')), 'invalid port "1:2:3": too many \':\'; use [LOCAL:]REMOTE[/udp], e.g. 5000, 8888:5000, :5000 or 5353/udp');
+  });
+
+  it('a /udp or /tcp suffix picks the protocol, in any case', () => {
+    assert.deepEqual(parseForwardPort('5353/udp'), { local: 5353, remote: 5353, protocol: 'udp' });
+    assert.deepEqual(parseForwardPort('10053:53/UDP'), { local: 10053, remote: 53, protocol: 'udp' });
+    assert.deepEqual(parseForwardPort(':53/udp'), { local: 0, remote: 53, protocol: 'udp' });
+    assert.deepEqual(parseForwardPort('8080/tcp'), { local: 8080, remote: 8080, protocol: 'tcp' });
+  });
+
+  it('rejects another protocol, or a missing port before /udp', () => {
+    assert.equal(usageError(() => parseForwardPort('80/sctp')), 'invalid port "80/sctp": protocol must be tcp or udp, not "sctp"');
+    assert.match(usageError(() => parseForwardPort('/udp')), /^invalid port "\/udp": the port is missing/);
+    assert.match(usageError(() => parseForwardPort('53:/udp')), /^invalid port "53:\/udp": the remote port is missing/);
   });
 
   it('rejects -5, an empty argument and a lone colon', () => {

@@ -1,0 +1,167 @@
+// What `kubectl pf forward TARGET PORT...` means, as kubectl port-forward means it. Pure: the
+// reading of TARGET, a Service port mapped to its targetPort, a container port found by name, a
+// workload's selector, and the ports and name of the PortForward that forward creates.
+import type { V1LabelSelector, V1Pod, V1PodSpec, V1Service } from '@kubernetes/client-node';
+import { DNS_SUBDOMAIN, type LabelSelector } from '../api/index.js';
+import { formatSelector } from '../controller/selector.js';
+import { isPodReady } from '../kube/pods.js';
+import type { TunnelProtocol } from '../tunnel/protocol.js';
+import { UsageError } from './args.js';
+import { parseSelector } from './create.js';
+import type { ForwardedPort, TargetForwardPort, TunnelPort } from './ports.js';
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'ReplicaSet';
+
+export type ForwardTarget =
+  | { kind: 'pod'; name: string }
+  | { kind: 'service'; name: string }
+  | { kind: 'workload'; workload: WorkloadKind; name: string }
+  | { kind: 'selector'; selector: LabelSelector };
+
+const KINDS: Record<string, { kind: 'pod' | 'service' } | { kind: 'workload'; workload: WorkloadKind }> = {};
+for (const word of ['po', 'pod', 'pods']) KINDS[word] = { kind: 'pod' };
+for (const word of ['svc', 'service', 'services']) KINDS[word] = { kind: 'service' };
+for (const [workload, words] of [
+  ['Deployment', ['deploy', 'deployment', 'deployments']],
+  ['StatefulSet', ['sts', 'statefulset', 'statefulsets']],
+  ['DaemonSet', ['ds', 'daemonset', 'daemonsets']],
+  ['ReplicaSet', ['rs', 'replicaset', 'replicasets']],
+] as const) {
+  // kubectl also takes the group: deployment.apps/web
+  for (const word of words) KINDS[word] = KINDS[`${word}.apps`] = { kind: 'workload', workload };
+}
+
+const TARGET_SYNTAX = 'pod/NAME, svc/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME, or -l KEY=VALUE';
+
+/**
+ * forward's arguments: TARGET then ports, or with -l only ports. TARGET (`svc/web`, `deploy/api`,
+ * a bare pod name) and -l are exclusive; a first argument like `svc/web` beside -l is refused
+ * rather than read as a port.
+ */
+export function parseForwardArgs(positionals: readonly string[], selector: string | undefined): { target: ForwardTarget; portArgs: string[] } {
+  if (selector !== undefined) {
+    const first = positionals[0];
+    if (first !== undefined && /\//.test(first) && !/\/(tcp|udp)$/i.test(first)) throw new UsageError('give TARGET or -l/--selector, not both');
+    return { target: { kind: 'selector', selector: { matchLabels: parseSelector(selector) } }, portArgs: [...positionals] };
+  }
+  const [text, ...portArgs] = positionals;
+  if (text === undefined) throw new UsageError(`TARGET is required: kubectl pf forward TARGET [LOCAL:]REMOTE ..., TARGET one of ${TARGET_SYNTAX}`);
+  return { target: parseTarget(text), portArgs };
+}
+
+/** TARGET: `svc/web`, `deployment.apps/api`, `pod/nginx` or a bare pod name. */
+export function parseTarget(t: string): ForwardTarget {
+  const slash = t.indexOf('/');
+  const word = slash === -1 ? 'pod' : t.slice(0, slash).toLowerCase();
+  const name = slash === -1 ? t : t.slice(slash + 1);
+  const kind = KINDS[word];
+  if (!kind) throw new UsageError(`invalid TARGET "${t}": "${t.slice(0, slash)}" is not a kind forward knows; use ${TARGET_SYNTAX}`);
+  if (!name || name.length > 253 || !new RegExp(DNS_SUBDOMAIN).test(name)) {
+    throw new UsageError(`invalid TARGET "${t}": "${name}" is not a valid name; use ${TARGET_SYNTAX}`);
+  }
+  return kind.kind === 'workload' ? { kind: 'workload', workload: kind.workload, name } : { kind: kind.kind, name };
+}
+
+/** How kubectl names the target in messages: pod/web, service/web, deployment/web. */
+export function targetRef(t: ForwardTarget): string {
+  if (t.kind === 'selector') return `pods with ${formatSelector(t.selector)}`;
+  return `${t.kind === 'workload' ? t.workload.toLowerCase() : t.kind}/${t.name}`;
+}
+
+function protocolOf(p: { protocol?: string }): TunnelProtocol {
+  return (p.protocol ?? 'TCP').toUpperCase() === 'UDP' ? 'udp' : 'tcp';
+}
+
+/** `8080 (http)`, `53/UDP`: a port as a person reads it in a list. */
+function shownPort(p: { port?: number; containerPort?: number; name?: string; protocol?: string }): string {
+  const proto = protocolOf(p) === 'udp' ? '/UDP' : '';
+  return `${p.port ?? p.containerPort}${proto}${p.name ? ` (${p.name})` : ''}`;
+}
+
+/** The hint when a port exists under the other protocol. */
+function otherProtocolHint(remote: number | string, protocol: TunnelProtocol): string {
+  return protocol === 'udp' ? `; it is TCP: leave out /udp` : `; it is UDP: write ${remote}/udp`;
+}
+
+export interface ServicePortMatch {
+  /** The Service port's number (a named REMOTE's local port by default, as in kubectl). */
+  port: number;
+  /** Where it goes in the pod: a number, or a container port's name to look up. */
+  targetPort: number | string;
+}
+
+/** The Service port REMOTE names (its number or name, and protocol), and where it points in the pods. */
+export function servicePort(svc: V1Service, remote: number | string, protocol: TunnelProtocol): ServicePortMatch {
+  const ports = svc.spec?.ports ?? [];
+  const named = (p: (typeof ports)[number]): boolean => (typeof remote === 'number' ? p.port === remote : p.name === remote);
+  const match = ports.find((p) => named(p) && protocolOf(p) === protocol);
+  const ref = `service/${svc.metadata?.name}`;
+  if (!match) {
+    const what = typeof remote === 'number' ? `port ${remote}` : `port named "${remote}"`;
+    if (ports.some(named)) throw new UsageError(`${ref} has no ${protocol.toUpperCase()} ${what}${otherProtocolHint(remote, protocol)}`);
+    const have = ports.length ? `its ports are ${ports.map(shownPort).join(', ')}` : 'it has no ports';
+    throw new UsageError(`${ref} has no ${what}; ${have}`);
+  }
+  const target = match.targetPort;
+  // An unset targetPort means the port itself; a string that is all digits is still a number.
+  if (target === undefined || target === '' || target === 0) return { port: match.port, targetPort: match.port };
+  if (typeof target === 'number') return { port: match.port, targetPort: target };
+  return { port: match.port, targetPort: /^\d+$/.test(target) ? Number(target) : target };
+}
+
+/** A container port by name (a pod's, or a workload's pod template), as kubectl looks it up. */
+export function containerPortByName(spec: V1PodSpec | undefined, name: string, protocol: TunnelProtocol, where: string): number {
+  const ports = (spec?.containers ?? []).flatMap((c) => c.ports ?? []);
+  const match = ports.find((p) => p.name === name && protocolOf(p) === protocol);
+  if (match) return match.containerPort;
+  if (ports.some((p) => p.name === name)) throw new UsageError(`${where} has no ${protocol.toUpperCase()} port named "${name}"${otherProtocolHint(name, protocol)}`);
+  const have = ports.filter((p) => p.name).map(shownPort);
+  throw new UsageError(`${where} has no container port named "${name}"${have.length ? `; its named ports are ${have.join(', ')}` : ''}`);
+}
+
+/** A workload's selector (or a Service's, as matchLabels) in the PortForward's form; empty parts dropped. */
+export function selectorOf(s: V1LabelSelector | undefined, where: string): LabelSelector {
+  const result: LabelSelector = {};
+  if (s?.matchLabels && Object.keys(s.matchLabels).length) result.matchLabels = { ...s.matchLabels };
+  const expressions = (s?.matchExpressions ?? []).map((e) => ({
+    key: e.key,
+    operator: e.operator as 'In' | 'NotIn' | 'Exists' | 'DoesNotExist',
+    ...(e.values?.length ? { values: [...e.values] } : {}),
+  }));
+  if (expressions.length) result.matchExpressions = expressions;
+  if (!result.matchLabels && !result.matchExpressions) {
+    throw new UsageError(`${where} has no selector, so it names no pods to forward to; forward one of its pods instead`);
+  }
+  return result;
+}
+
+/** The pod kubectl would pick to read container ports from: running and ready, the first by name. */
+export function pickPod(pods: readonly V1Pod[]): V1Pod | undefined {
+  const live = pods.filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
+  const byName = (a: V1Pod, b: V1Pod): number => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+  return live.filter(isPodReady).sort(byName)[0] ?? [...live].sort(byName)[0];
+}
+
+/** A requested port, once REMOTE is a number inside the target: the local port kubectl would listen on. */
+export function forwardedPort(requested: TargetForwardPort, targetPort: number, localDefault: number): ForwardedPort {
+  return { local: requested.local ?? localDefault, remote: targetPort, protocol: requested.protocol };
+}
+
+/** The PortForward's ports: one per target port and protocol, listening on that same number. */
+export function tunnelPorts(forwards: readonly ForwardedPort[]): TunnelPort[] {
+  const seen = new Set<string>();
+  const ports: TunnelPort[] = [];
+  for (const f of forwards) {
+    const key = `${f.remote}/${f.protocol}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    ports.push({ port: f.remote, protocol: f.protocol === 'udp' ? 'UDP' : 'TCP' });
+  }
+  return ports;
+}
+
+/** generateName of the PortForward: forward-<target name>-, short enough for the names derived from it. */
+export function generateNameFor(t: ForwardTarget): string {
+  const base = t.kind === 'selector' ? 'selector' : t.name.replace(/[^a-z0-9-]/g, '-').slice(0, 40).replace(/-+$/, '');
+  return `forward-${base}-`;
+}
