@@ -46,14 +46,25 @@ function pair(targetPort: number): Pair {
       datagram: (id, payload) => gateway.datagram(id, Buffer.concat([Buffer.from(`${id}:`), payload])),
     },
   );
+  muxes.push(client, gateway);
   return { client, gateway, sentByGateway, maxWindow: () => maxWindow };
 }
 
 const servers: Server[] = [];
-after(() => servers.forEach((s) => s.close()));
+const accepted = new Set<Socket>();
+const muxes: StreamMux[] = [];
+// Connections left open on purpose (the stalled reader) would keep the test process alive.
+after(() => {
+  muxes.forEach((m) => m.closeAll('test over'));
+  accepted.forEach((s) => s.destroy());
+  servers.forEach((s) => s.close());
+});
 
 async function listen(onConnection: (s: Socket) => void): Promise<number> {
-  const server = createServer({ allowHalfOpen: true }, onConnection);
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    accepted.add(s);
+    onConnection(s);
+  });
   servers.push(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -140,7 +151,7 @@ describe('StreamMux', () => {
         } else echo(s);
       }),
     );
-    void client.open(new StalledReader() as unknown as Socket);
+    client.open(new StalledReader() as unknown as Socket).catch(() => undefined); // ends with the test
     await new Promise((r) => setTimeout(r, 200)); // let the flood hit the window
     const { app } = await localConnection(client);
     const answer = readAll(app);
