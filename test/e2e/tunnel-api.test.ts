@@ -3,11 +3,12 @@
 // believed, and a gateway that is down is survivable.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { apply, eventually, exec, getJson, kubectl, KUBECONFIG, randomName, testNamespace } from './lib/kube.js';
+import { apply, eventually, exec, getJson, httpGet, kubectl, KUBECONFIG, randomName, sleep, testNamespace } from './lib/kube.js';
 import { clientPod, namespaceWithTarget, OPERATOR_NS, portForward, waitReady } from './lib/portforward.js';
 
 const AUDIT_LOG = '/var/lib/pfdev/logs/audit.log';
@@ -41,6 +42,28 @@ async function kubectlAs(kubeconfig: string, args: string[]): Promise<{ code: nu
   child.stderr.on('data', (d) => (err += d));
   const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
   return { code, out, err };
+}
+
+/** `kubectl pf ARGS` in the background; output() is everything it printed so far. */
+function plugin(kubeconfig: string, args: string[]) {
+  const child = spawn('node', ['bin/kubectl-pf.js', '--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { output: () => out, stop: () => child.kill('SIGINT'), exited };
+}
+
+/** One datagram to a local port and its answer. */
+async function udpAsk(port: number, text: string): Promise<string> {
+  const socket = createSocket('udp4');
+  try {
+    const answer = new Promise<string>((resolve) => socket.once('message', (m) => resolve(m.toString())));
+    socket.send(text, port, '127.0.0.1');
+    return await Promise.race([answer, sleep(2000).then(() => Promise.reject(new Error('no UDP answer within 2 s')))]);
+  } finally {
+    socket.close();
+  }
 }
 
 describe('the tunnel API', () => {
@@ -141,6 +164,54 @@ describe('the tunnel API', () => {
     assert.equal(code, '401', answer);
     assert.match(body ?? '', /front proxy/);
     assert.doesNotMatch(answer, /hello from web/);
+  });
+
+  it('carries kubectl pf connect, TCP and UDP, for a tenant with rights in its namespace only; elsewhere it names the missing right', async () => {
+    const session = plugin(tenant, ['connect', '-n', a.name, 'web', '33080:10080', '33053:5353/udp']);
+    try {
+      await eventually('listening', async () => session.output().includes('Forwarding from 127.0.0.1:33053'), 30_000);
+      assert.doesNotMatch(session.output(), /note:/, 'the tunnel API, not the fallback');
+      assert.match(await eventually('an answer', () => httpGet('http://127.0.0.1:33080/').catch(() => undefined), 30_000), /hello from web/);
+      assert.equal(await eventually('a UDP answer', () => udpAsk(33053, 'ping').catch(() => undefined), 30_000), 'echo:ping');
+    } finally {
+      session.stop();
+    }
+    assert.equal(await session.exited, 0);
+    const user = `system:serviceaccount:${a.name}:tenant`;
+    const tunnels = readFileSync(AUDIT_LOG, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"subresource":"portforward"'))
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.user?.username === user && e.objectRef?.namespace === a.name && e.objectRef?.name === 'web');
+    assert.ok(tunnels.some((e) => /[?&]port=10080&protocol=tcp/.test(e.requestURI)), 'the TCP tunnel is in the audit log');
+    assert.ok(tunnels.some((e) => /[?&]port=5353&protocol=udp/.test(e.requestURI)), 'the UDP tunnel is in the audit log');
+
+    const refused = plugin(tenant, ['connect', '-n', b.name, 'web', '33081:10080']);
+    const code = await refused.exited;
+    assert.notEqual(code, 0);
+    assert.match(refused.output(), /portforwards/);
+    assert.match(refused.output(), new RegExp(`forbidden|cannot get`));
+  });
+
+  it('keeps serving new connections when the gateway pod carrying them is killed', async () => {
+    const session = plugin(KUBECONFIG, ['connect', '-n', a.name, 'web', '33082:10080']);
+    try {
+      await eventually('listening', async () => session.output().includes('Forwarding from 127.0.0.1:33082'), 30_000);
+      assert.match(await eventually('an answer', () => httpGet('http://127.0.0.1:33082/').catch(() => undefined), 30_000), /hello from web/);
+      const logs = await kubectl(['logs', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=gateway', '--prefix', '--tail=-1']);
+      const carrier = [...logs.matchAll(/^\[pod\/(\S+)\/gateway\] .*"tunnel opened".*/gm)].filter((m) => m[0].includes(`"namespace":"${a.name}"`) && m[0].includes('"port":10080')).pop()?.[1];
+      assert.ok(carrier, 'the gateway pod that carries the tunnel logged it');
+      await kubectl(['delete', 'pod', '-n', OPERATOR_NS, carrier, '--grace-period=1', '--wait=false']);
+      const answers = await eventually('answers again after the kill', async () => {
+        const got = await Promise.all([1, 2, 3].map(() => httpGet('http://127.0.0.1:33082/').catch(() => '')));
+        return got.every((g) => /hello from web/.test(g)) ? got : undefined;
+      }, 60_000);
+      assert.equal(answers.length, 3);
+    } finally {
+      session.stop();
+    }
+    assert.equal(await session.exited, 0, 'the session survived the gateway pod');
+    await kubectl(['rollout', 'status', GATEWAY, '-n', OPERATOR_NS, '--timeout=120s'], { timeoutMs: 130_000 });
   });
 
   it('with every gateway pod gone, says so in discovery, and a namespace deleted meanwhile finishes once it is back', async () => {
