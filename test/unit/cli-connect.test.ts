@@ -14,6 +14,7 @@ import type { PortForward } from '../../src/api/index.js';
 import { main } from '../../src/cli/main.js';
 import { snapshotOf, transitionLine } from '../../src/cli/tunnel-state.js';
 import { WebSocketServer } from 'ws';
+import { exchange } from './support/wire.js';
 
 const PF_PATH = '/apis/portforward.io/v1alpha1/namespaces/team-a/portforwards';
 // This stand-in serves no connect.portforward.io (discovery answers 404): connect falls back to pods/portforward.
@@ -194,19 +195,6 @@ function lineMatching(lines: string[], re: RegExp): RegExpExecArray | undefined 
 async function localPortOf(s: Session): Promise<number> {
   const m = await eventually('Forwarding from', () => lineMatching(s.out, /^Forwarding from 127\.0\.0\.1:(\d+) -> 10080$/));
   return Number(m[1]);
-}
-
-/** Opens a local connection, sends `text`, half-closes, and returns everything that came back. */
-function exchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let got = '';
-    c.on('data', (d) => (got += d.toString()));
-    // A reset after the forward failed is a close too; other errors are failures.
-    c.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
-    c.on('close', () => resolve(got));
-    c.end(text);
-  });
 }
 
 describe('kubectl pf connect', () => {

@@ -9,6 +9,7 @@ import { constants, inflateSync } from 'node:zlib';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PortForwardSession } from '../../src/cli/spdy-session.js';
+import { readHeaderBlock } from './support/wire.js';
 
 const SESSION_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
 const PROTOCOL_TOKEN = 'spdy-3.1-portforward';
@@ -105,20 +106,6 @@ class StandInKubelet {
       }
     });
   }
-}
-
-function readHeaderBlock(block: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let at = 4;
-  for (let i = 0; i < block.readUInt32BE(0); i++) {
-    const n = block.readUInt32BE(at);
-    const name = block.subarray(at + 4, at + 4 + n).toString();
-    at += 4 + n;
-    const v = block.readUInt32BE(at);
-    out[name] = block.subarray(at + 4, at + 4 + v).toString();
-    at += 4 + v;
-  }
-  return out;
 }
 
 /** A local TCP connection as the plugin's listener hands it over (paused), and its client end. */

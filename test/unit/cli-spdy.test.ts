@@ -4,22 +4,7 @@ import { describe, it } from 'node:test';
 import { constants, inflateSync } from 'node:zlib';
 import { CONTROL, FLAG_FIN, RST_STATUS, SpdyParser, SynStreamWriter, controlStreamId, controlWord, dataFrameHeader, pingFrame, rstStreamFrame } from '../../src/cli/spdy.js';
 import { portForwardPath } from '../../src/cli/pod-port.js';
-
-/** The name/value block of SPDY/3 (section 2.6.10), decoded. */
-function readHeaderBlock(block: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let at = 4;
-  for (let i = 0; i < block.readUInt32BE(0); i++) {
-    const nameLength = block.readUInt32BE(at);
-    const name = block.subarray(at + 4, at + 4 + nameLength).toString();
-    at += 4 + nameLength;
-    const valueLength = block.readUInt32BE(at);
-    out[name] = block.subarray(at + 4, at + 4 + valueLength).toString();
-    at += 4 + valueLength;
-  }
-  assert.equal(at, block.length, 'nothing after the last pair');
-  return out;
-}
+import { readHeaderBlock } from './support/wire.js';
 
 /** What a zlib reader gets from the header blocks so far: one stream across frames, flushed, never finished. */
 const inflateBlocks = (...blocks: Buffer[]) => inflateSync(Buffer.concat(blocks), { finishFlush: constants.Z_SYNC_FLUSH });

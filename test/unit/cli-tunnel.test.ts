@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { runConnect } from '../../src/cli/connect.js';
 import { parseAddresses, parseForwardPort } from '../../src/cli/ports.js';
 import { HelperPod, NAMESPACE, readyPortForward, StandInTunnelApi } from './support/stand-in-tunnel-api.js';
+import { exchange } from './support/wire.js';
 
 /** A test that hangs (a stream that never ends) fails instead. */
 const T = { timeout: 15_000 };
@@ -54,18 +55,6 @@ async function localPort(s: Session, remote: string): Promise<number> {
   const re = new RegExp(`^Forwarding from 127\\.0\\.0\\.1:(\\d+) -> ${remote}$`);
   const m = await eventually(`Forwarding from ... -> ${remote}`, () => s.out.map((l) => re.exec(l)).find((x) => x !== null));
   return Number(m[1]);
-}
-
-/** Opens a connection, sends `text`, half-closes, and returns everything that came back. */
-function exchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let got = '';
-    c.on('data', (d) => (got += d.toString()));
-    c.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
-    c.on('close', () => resolve(got));
-    c.end(text);
-  });
 }
 
 /** A local UDP client: what it sent comes back to it, to no one else. */
