@@ -71,7 +71,7 @@ async function operatorMetrics(pod: string): Promise<{ reconciles: number; apiRe
 }
 
 async function main() {
-  const operator = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/name=portforward-operator'])).items.find(
+  const operator = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=operator'])).items.find(
     (p: any) => !p.metadata.deletionTimestamp && p.status.phase === 'Running',
   );
   const cg = operatorCgroup(operator.metadata.uid);

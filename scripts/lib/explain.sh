@@ -33,7 +33,7 @@ explain_portforward() {
   helper=$(kubectl -n "$ns" get portforward "$name" -o jsonpath='{.status.helper.pod}' 2>/dev/null || true)
   helper_ns=$(kubectl -n "$ns" get portforward "$name" -o jsonpath='{.status.helper.namespace}' 2>/dev/null || true)
   if [ -n "$helper" ]; then explain_pod "$helper_ns" "$helper"; fi
-  explain_pods portforward-system app.kubernetes.io/name=portforward-operator
+  explain_pods portforward-system app.kubernetes.io/component=operator
   printf 'look further: kubectl -n %s describe portforward %s\n' "$ns" "$name" >&2
 }
 

@@ -110,7 +110,7 @@ describe('faults', () => {
       names.push(n);
     }
     // Right away, while those are being reconciled: kill -9 (no grace).
-    await kubectl(['delete', 'pod', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/name=portforward-operator', '--grace-period=0', '--force']);
+    await kubectl(['delete', 'pod', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=operator', '--grace-period=0', '--force']);
     await converged();
   });
 
@@ -135,7 +135,7 @@ describe('faults', () => {
   });
 
   it('resumes its watches after being cut off from the API server, and misses nothing', async () => {
-    const operator = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/name=portforward-operator'])).items.find(
+    const operator = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=operator'])).items.find(
       (p: any) => !p.metadata.deletionTimestamp,
     );
     const ip: string = operator.status.podIP;

@@ -51,7 +51,7 @@ describe('a pod that listens only on 127.0.0.1', () => {
     const written = await getJson(['endpoints', '-A', '-l', 'app.kubernetes.io/managed-by=portforward-operator']);
     assert.deepEqual(written.items.filter((e: any) => e.metadata.ownerReferences?.some((r: any) => r.kind === 'PortForward')), []);
     // the operator's own count of its API calls, by call: slices written, no v1 Endpoints ever
-    const [operator] = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/name=portforward-operator', '--field-selector=status.phase=Running'])).items;
+    const [operator] = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=operator', '--field-selector=status.phase=Running'])).items;
     const metrics = await kubectl(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NS}/pods/${operator.metadata.name}:8080/proxy/metrics`]);
     const calls = [...metrics.matchAll(/^portforward_api_requests_total\{call="(\w+)"\} (\d+)/gm)].map((m) => m[1]);
     assert.ok(calls.includes('createEndpointSlice'), calls.join(' '));
@@ -163,7 +163,7 @@ describe('a PortForward with a selector', () => {
 describe('the operator', () => {
   let ns: Awaited<ReturnType<typeof testNamespace>>;
   const operatorPods = async () =>
-    (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/name=portforward-operator'])).items.filter(
+    (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=operator'])).items.filter(
       (p: any) => !p.metadata.deletionTimestamp,
     );
   const scale = (replicas: number) =>
