@@ -42,8 +42,10 @@ show kubectl -n demo get portforwards -o wide
 
 say "5. Way in: the in-cluster Service, from another pod in the namespace"
 address=$(kubectl -n demo get portforward web -o jsonpath='{.status.access.inCluster[0]}')
+# A fresh client each run: one left by an earlier run may have finished its sleep.
+kubectl -n demo delete pod client --ignore-not-found --wait=true >/dev/null
 kubectl -n demo run client --image=localhost/toolbox:dev --image-pull-policy=Never --restart=Never \
-  --command -- sleep 600 >/dev/null 2>&1 || true
+  --command -- sleep 600 >/dev/null
 kubectl -n demo wait --for=condition=Ready pod/client --timeout=120s >/dev/null ||
   { explain_pod demo client; fail_with "the client pod demo/client did not become Ready" "kubectl -n demo describe pod client"; }
 show kubectl -n demo exec client -- curl -sS --max-time 10 "http://$address/" ||
