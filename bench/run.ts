@@ -112,8 +112,8 @@ async function setup() {
   const classic = helperPodFor(
     { namespace: NS, name: 'bench-classic', uid: 'bench-classic' },
     parsed.spec,
-    { namespace: NS, pod: 'target', uid: target.metadata.uid, node: target.spec.nodeName },
-    { namespace: OPERATOR_NS, image: 'localhost/portforward-helper:dev', imagePullPolicy: 'IfNotPresent', dataPath: 'exec' },
+    { namespace: NS, pod: 'target', uid: target.metadata.uid, node: target.spec.nodeName, ips: [target.status.podIP], tolerations: [] },
+    { namespace: OPERATOR_NS, image: 'localhost/portforward-helper:dev', imagePullPolicy: 'IfNotPresent', dataPath: 'exec', priorityClassName: 'portforward-helper' },
   );
   classic.metadata!.labels = { app: 'bench-classic' }; // not the operator's: it must not adopt or delete it
   await kubectl(['delete', 'pod', '-n', OPERATOR_NS, classic.metadata!.name!, '--ignore-not-found', '--wait=true']);

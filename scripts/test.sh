@@ -8,7 +8,7 @@ source scripts/cluster/lib.sh
 bash scripts/node-deps.sh
 npm run -s typecheck
 npm run -s test:unit
-(cd images/helper/relay && go test ./...) # the helper's relay, as root: it makes network namespaces
+(cd images/helper/relay && CGO_ENABLED=0 go test ./...) # the helper's relay, as root: it makes network namespaces; no cgo, as in the image (AllThreadsSyscall needs it)
 
 brought_up=false
 if ! bash scripts/cluster/status.sh >/dev/null 2>&1; then brought_up=true; fi

@@ -9,10 +9,12 @@ const envSchema = z.object({
   HELPER_IMAGE_PULL_POLICY: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
   /**
    * The relay the helper runs (docs/helper.md): splice (pf-relay: one process, no fork per connection,
-   * splice(2)), netns (socat with netns=), unix (socat in the target namespace behind a Unix socket) or
-   * exec (the classic nsenter per connection, a baseline).
+   * splice(2), no privilege once set up) or exec (the classic nsenter per connection, a baseline that
+   * keeps its privileges).
    */
   HELPER_DATA_PATH: z.enum(HELPER_DATA_PATHS).default('splice'),
+  /** The helpers' PriorityClass (manifests/priority-class.yaml): low, so they never evict a tenant's pods. */
+  HELPER_PRIORITY_CLASS: z.string().default('portforward-helper'),
   /** Longest ttl a PortForward may ask for, and the ttl of those that ask for none; empty means no limit. */
   MAX_TTL: z.string().default(''),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
@@ -40,6 +42,7 @@ export interface Config {
   helperImage: string;
   helperImagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   helperDataPath: HelperDataPath;
+  helperPriorityClass: string;
   maxTtlSeconds: number | undefined;
   logLevel: string;
   concurrency: number;
@@ -61,6 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     helperImage: e.HELPER_IMAGE,
     helperImagePullPolicy: e.HELPER_IMAGE_PULL_POLICY,
     helperDataPath: e.HELPER_DATA_PATH,
+    helperPriorityClass: e.HELPER_PRIORITY_CLASS,
     maxTtlSeconds: maxTtl,
     logLevel: e.LOG_LEVEL,
     concurrency: e.CONCURRENCY,

@@ -1,6 +1,6 @@
 // Who and what a pass is about: the PortForward that owns the children, and the pod its target
 // resolved to. Shared by the builders (resources/) and the controller.
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta, V1Toleration } from '@kubernetes/client-node';
 
 /** The PortForward that owns a child object. */
 export interface Owner {
@@ -15,6 +15,10 @@ export interface ResolvedTarget {
   pod: string;
   uid: string;
   node: string;
+  /** The pod's IPs: the helper enters only a namespace that carries one. */
+  ips: string[];
+  /** The pod's tolerations: the helper tolerates what its target does, to stay beside it. */
+  tolerations: V1Toleration[];
 }
 
 export function ownerOf(obj: { metadata: V1ObjectMeta }): Owner {

@@ -29,8 +29,19 @@ import { askHelper, checkTraffic, type TunnelProbe } from './traffic-check.js';
 
 export type ReconcilerConfig = Pick<
   Config,
-  'namespace' | 'helperImage' | 'helperImagePullPolicy' | 'helperDataPath' | 'maxTtlSeconds' | 'helperMaxStartingPerNode' | 'readyCheck'
+  'namespace' | 'helperImage' | 'helperImagePullPolicy' | 'helperDataPath' | 'helperPriorityClass' | 'maxTtlSeconds' | 'helperMaxStartingPerNode' | 'readyCheck'
 >;
+
+/** What the helper pod builder takes from the operator's settings. */
+export function helperSettingsOf(config: ReconcilerConfig): HelperSettings {
+  return {
+    namespace: config.namespace,
+    image: config.helperImage,
+    imagePullPolicy: config.helperImagePullPolicy,
+    dataPath: config.helperDataPath,
+    priorityClassName: config.helperPriorityClass,
+  };
+}
 
 export interface ReconcilerDeps {
   config: ReconcilerConfig;
@@ -95,12 +106,7 @@ export class Reconciler {
     this.probe = deps.probe;
     this.now = deps.now ?? Date.now;
     this.startLimits = new StartLimits({ ...DEFAULT_START_LIMITS, ceiling: deps.config.helperMaxStartingPerNode }, this.now);
-    this.helperSettings = {
-      namespace: deps.config.namespace,
-      image: deps.config.helperImage,
-      imagePullPolicy: deps.config.helperImagePullPolicy,
-      dataPath: deps.config.helperDataPath,
-    };
+    this.helperSettings = helperSettingsOf(deps.config);
     this.lookup = {
       namespace: (name) => this.cache.namespaces.get('', name),
       pod: (namespace, name) => this.cache.pods.get(namespace, name),
@@ -189,7 +195,7 @@ export class Reconciler {
       return { readiness: { reason: resolution.reason, message: resolution.message }, result: done }; // pod and namespace events bring the change
     }
     const target = resolution.target;
-    observed.target = target;
+    observed.target = { namespace: target.namespace, pod: target.pod, uid: target.uid, node: target.node };
 
     const desired = helperPodFor(owner, spec, target, this.helperSettings);
     const helperName = desired.metadata!.name!;

@@ -10,7 +10,7 @@ import { timeMs } from '../kube/time.js';
 import type { ResolvedTarget } from '../api/index.js';
 import { ANNOTATIONS } from '../resources/names.js';
 import { formatSelector, matchesSelector } from './selector.js';
-import { isPodReady } from '../kube/pods.js';
+import { isPodReady, noExecuteTolerations } from '../kube/pods.js';
 
 export type TargetResolution =
   | { ok: true; target: ResolvedTarget; pod: V1Pod }
@@ -43,7 +43,8 @@ export function crossNamespaceAllowed(namespace: V1Namespace | undefined, from: 
 
 
 function isRunningOnNode(pod: V1Pod): boolean {
-  return pod.status?.phase === 'Running' && !!pod.spec?.nodeName && !pod.metadata?.deletionTimestamp;
+  // An IP too: the helper checks the namespace it enters by it.
+  return pod.status?.phase === 'Running' && !!pod.spec?.nodeName && !pod.metadata?.deletionTimestamp && podIPs(pod).length > 0;
 }
 
 function usesHostNetwork(pod: V1Pod): boolean {
@@ -59,8 +60,15 @@ function resolved(pod: V1Pod): { ok: true; target: ResolvedTarget; pod: V1Pod } 
       pod: pod.metadata!.name!,
       uid: pod.metadata!.uid!,
       node: pod.spec!.nodeName!,
+      ips: podIPs(pod),
+      tolerations: noExecuteTolerations(pod),
     },
   };
+}
+
+function podIPs(pod: V1Pod): string[] {
+  const ips = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip): ip is string => !!ip);
+  return ips.length > 0 ? ips : pod.status?.podIP ? [pod.status.podIP] : [];
 }
 
 function hostNetworkRefusal(pod: V1Pod): TargetResolution {

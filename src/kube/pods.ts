@@ -1,5 +1,5 @@
 // What a pod's status says, read the same way everywhere.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Toleration } from '@kubernetes/client-node';
 
 export function isPodReady(pod: V1Pod | undefined): boolean {
   return (pod?.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
@@ -8,6 +8,15 @@ export function isPodReady(pod: V1Pod | undefined): boolean {
 /** Ended for good: with restartPolicy Always only an evicted or rejected pod gets here. */
 export function isPodFinished(pod: V1Pod): boolean {
   return pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
+}
+
+/**
+ * The pod's tolerations that matter to a pod bound to its node: NoExecute ones (or those of every
+ * effect). NoSchedule taints only steer the scheduler, which a helper with nodeName skips; the
+ * kubelet's admission and the taint manager's evictions go by NoExecute taints.
+ */
+export function noExecuteTolerations(pod: V1Pod): V1Toleration[] {
+  return (pod.spec?.tolerations ?? []).filter((t) => !t.effect || t.effect === 'NoExecute');
 }
 
 /**
@@ -35,11 +44,13 @@ export function projectPod(pod: V1Pod): V1Pod {
     spec: {
       nodeName: pod.spec?.nodeName,
       hostNetwork: pod.spec?.hostNetwork,
+      tolerations: noExecuteTolerations(pod),
       containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, ports: c.ports })),
     },
     status: {
       phase: pod.status?.phase,
       podIP: pod.status?.podIP,
+      podIPs: pod.status?.podIPs,
       conditions: pod.status?.conditions?.map((c) => ({ type: c.type, status: c.status, lastTransitionTime: c.lastTransitionTime })),
       containerStatuses: pod.status?.containerStatuses?.map((c) => ({
         name: c.name,

@@ -5,10 +5,13 @@ import { canonical } from '../util/canonical.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY, helperPodName, shortHash } from './names.js';
 
 /**
- * How the helper relays (PF_DATA_PATH, docs/helper.md): splice (pf-relay, the default), netns and unix
- * (socat), exec (the classic nsenter per connection).
+ * How the helper relays (PF_DATA_PATH, docs/helper.md): splice (pf-relay, the default: it drops every
+ * privilege once set up), exec (the classic socat + nsenter per connection, privileged for life).
  */
-export const HELPER_DATA_PATHS = ['splice', 'netns', 'unix', 'exec'] as const;
+export const HELPER_DATA_PATHS = ['splice', 'exec'] as const;
+
+/** The unprivileged user pf-relay becomes once its listeners are up. */
+export const HELPER_RUN_AS = '65532:65532';
 export type HelperDataPath = (typeof HELPER_DATA_PATHS)[number];
 
 export interface HelperSettings {
@@ -16,6 +19,8 @@ export interface HelperSettings {
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   dataPath: HelperDataPath;
+  /** A low PriorityClass, so that under pressure the kubelet evicts helpers before tenants' pods. */
+  priorityClassName: string;
 }
 
 /** LISTEN:TARGET/proto for each port, the helper entrypoint's PF_PORTS format. */
@@ -67,6 +72,7 @@ export function templateHash(pod: V1Pod): string {
 function helperPodTemplate(owner: Owner, spec: PortForwardSpec, target: ResolvedTarget, helper: HelperSettings): V1Pod {
   const ports = helperPortsArg(spec);
   const needsLowPorts = spec.ports.some((p) => p.port < 1024);
+  const splice = helper.dataPath === 'splice';
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -90,7 +96,10 @@ function helperPodTemplate(owner: Owner, spec: PortForwardSpec, target: Resolved
       enableServiceLinks: false,
       restartPolicy: 'Always',
       terminationGracePeriodSeconds: 2,
-      tolerations: [{ operator: 'Exists' }], // go wherever the target runs
+      // What the target tolerates keeps it on its node (the kubelet admits and the taint manager
+      // evicts by NoExecute taints even with nodeName set), and nothing more.
+      tolerations: target.tolerations,
+      priorityClassName: helper.priorityClassName,
       securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
       containers: [
         {
@@ -99,9 +108,10 @@ function helperPodTemplate(owner: Owner, spec: PortForwardSpec, target: Resolved
           imagePullPolicy: helper.imagePullPolicy,
           env: [
             { name: 'PF_TARGET_POD_UID', value: target.uid },
+            { name: 'PF_TARGET_POD_IPS', value: target.ips.join(',') },
             { name: 'PF_PORTS', value: ports },
             { name: 'PF_DATA_PATH', value: helper.dataPath },
-            ...(helper.dataPath === 'splice' ? [{ name: 'PF_HEALTH_PORT', value: String(healthPort(spec)) }] : []),
+            ...(splice ? [{ name: 'PF_HEALTH_PORT', value: String(healthPort(spec)) }, { name: 'PF_RUN_AS', value: HELPER_RUN_AS }] : []),
           ],
           ports: spec.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol })),
           readinessProbe: readinessProbe(spec, helper.dataPath),
@@ -115,8 +125,9 @@ function helperPodTemplate(owner: Owner, spec: PortForwardSpec, target: Resolved
             readOnlyRootFilesystem: true,
             capabilities: {
               drop: ['ALL'],
-              // SYS_ADMIN: setns and the bind mount of the target's netns; SYS_PTRACE: open /proc/PID/ns/net
-              add: ['SYS_ADMIN', 'SYS_PTRACE', ...(needsLowPorts ? ['NET_BIND_SERVICE'] : [])],
+              // SYS_ADMIN: setns (and the exec path's bind mount); SYS_PTRACE: open /proc/PID/ns/net;
+              // SETUID, SETGID: pf-relay's switch to HELPER_RUN_AS, after which it holds none of them.
+              add: ['SYS_ADMIN', 'SYS_PTRACE', ...(splice ? ['SETUID', 'SETGID'] : []), ...(needsLowPorts ? ['NET_BIND_SERVICE'] : [])],
             },
           },
           volumeMounts: [{ name: 'netns', mountPath: '/run/netns' }],

@@ -2,6 +2,7 @@
 // would check before letting a privileged helper run.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { helperSettingsOf } from '../../src/controller/reconciler.js';
 import { helperPodFor, templateHash } from '../../src/resources/helper-pod.js';
 import type { ResolvedTarget } from '../../src/api/index.js';
 import { ANNOTATIONS, LABELS, helperPodName, serviceName } from '../../src/resources/names.js';
@@ -9,8 +10,9 @@ import { endpointSliceFor, SLICE_LABELS, serviceFor } from '../../src/resources/
 import { config, validSpec } from './support/fixtures.js';
 
 const owner = { namespace: 'team-a', name: 'web', uid: 'pf-uid' };
-const target: ResolvedTarget = { namespace: 'team-a', pod: 'nginx', uid: 'pod-uid', node: 'node-7' };
-const settings = { namespace: config.namespace, image: config.helperImage, imagePullPolicy: config.helperImagePullPolicy, dataPath: config.helperDataPath };
+const tolerations = [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoExecute' }];
+const target: ResolvedTarget = { namespace: 'team-a', pod: 'nginx', uid: 'pod-uid', node: 'node-7', ips: ['10.1.2.3', 'fd00::3'], tolerations };
+const settings = helperSettingsOf(config);
 const spec = validSpec({ target: { pod: 'nginx' }, ports: [{ port: 10080, targetPort: 80 }, { port: 5353, protocol: 'UDP' }] });
 
 describe('the helper pod', () => {
@@ -31,17 +33,27 @@ describe('the helper pod', () => {
     assert.equal(helper.metadata!.namespace, 'portforward-system');
   });
 
-  it('gets only the capabilities to enter a network namespace, not full privilege', () => {
+  it('gets only the capabilities to enter a network namespace and then give them up, not full privilege', () => {
     const sc = container.securityContext!;
     assert.deepEqual(sc.capabilities!.drop, ['ALL']);
-    assert.deepEqual(sc.capabilities!.add, ['SYS_ADMIN', 'SYS_PTRACE']);
+    assert.deepEqual(sc.capabilities!.add, ['SYS_ADMIN', 'SYS_PTRACE', 'SETUID', 'SETGID']);
     assert.notEqual(sc.privileged, true);
     assert.equal(sc.readOnlyRootFilesystem, true);
+    const env = Object.fromEntries(container.env!.map((e) => [e.name, e.value]));
+    assert.equal(env.PF_RUN_AS, '65532:65532');
+    assert.equal(env.PF_TARGET_POD_IPS, '10.1.2.3,fd00::3', 'the namespace it enters must carry one of these');
+    const classic = helperPodFor(owner, spec, target, { ...settings, dataPath: 'exec' }).spec!.containers[0]!;
+    assert.deepEqual(classic.securityContext!.capabilities!.add, ['SYS_ADMIN', 'SYS_PTRACE'], 'the classic path never switches users');
   });
 
   it('may bind ports below 1024 only when asked to', () => {
     const low = helperPodFor(owner, validSpec({ target: { pod: 'x' }, ports: [{ port: 53, protocol: 'UDP' }] }), target, settings);
-    assert.deepEqual(low.spec!.containers[0]!.securityContext!.capabilities!.add, ['SYS_ADMIN', 'SYS_PTRACE', 'NET_BIND_SERVICE']);
+    assert.deepEqual(low.spec!.containers[0]!.securityContext!.capabilities!.add, ['SYS_ADMIN', 'SYS_PTRACE', 'SETUID', 'SETGID', 'NET_BIND_SERVICE']);
+  });
+
+  it('tolerates what its target tolerates and nothing more, at a low priority', () => {
+    assert.deepEqual(helper.spec!.tolerations, tolerations);
+    assert.equal(helper.spec!.priorityClassName, 'portforward-helper');
   });
 
   it('carries no service-account token', () => {

@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config.js';
 
-test('HELPER_DATA_PATH: splice by default; splice, netns, unix and exec accepted; anything else rejected', () => {
+test('HELPER_DATA_PATH: splice by default; splice and exec accepted; anything else rejected', () => {
   assert.equal(loadConfig({}).helperDataPath, 'splice');
-  for (const path of ['splice', 'netns', 'unix', 'exec'] as const) {
+  for (const path of ['splice', 'exec'] as const) {
     assert.equal(loadConfig({ HELPER_DATA_PATH: path }).helperDataPath, path);
   }
   assert.throws(() => loadConfig({ HELPER_DATA_PATH: 'socat' }), /HELPER_DATA_PATH/);
+  assert.throws(() => loadConfig({ HELPER_DATA_PATH: 'netns' }), /HELPER_DATA_PATH/, 'the experimental socat paths are gone');
 });

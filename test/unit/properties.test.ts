@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { it } from 'node:test';
 import fc from 'fast-check';
 import { parseSpec } from '../../src/api/index.js';
+import { helperSettingsOf } from '../../src/controller/reconciler.js';
 import { helperPodFor } from '../../src/resources/helper-pod.js';
 import { serviceFor, endpointSliceFor } from '../../src/resources/service.js';
 import { config } from './support/fixtures.js';
@@ -54,12 +55,7 @@ const specs = fc
     return { target: { pod }, ports: list, ...(ttl ? { ttl } : {}) };
   });
 
-const settings = {
-  namespace: config.namespace,
-  image: config.helperImage,
-  imagePullPolicy: config.helperImagePullPolicy,
-  dataPath: config.helperDataPath,
-};
+const settings = helperSettingsOf(config);
 
 it('builders accept every valid spec and produce valid names and matching, uniquely named Service ports', () => {
   let accepted = 0;
@@ -73,7 +69,7 @@ it('builders accept every valid spec and produce valid names and matching, uniqu
       }
       accepted++;
       const owner = { namespace, name, uid };
-      const target = { namespace, pod: raw.target.pod, uid: podUid, node: 'node-1' };
+      const target = { namespace, pod: raw.target.pod, uid: podUid, node: 'node-1', ips: ['10.0.0.9'], tolerations: [] };
       const helper = helperPodFor(owner, parsed.spec, target, settings);
       const service = serviceFor(owner, parsed.spec);
       const slice = endpointSliceFor(owner, parsed.spec, { podName: helper.metadata!.name!, podNamespace: config.namespace, podIP: '10.0.0.1', nodeName: 'node-1', ready: true });
@@ -105,7 +101,7 @@ it("the helper's PF_PORTS round-trips: it lists exactly the spec's ports, and th
     fc.property(specs, fc.uuid(), (raw, podUid) => {
       const parsed = parseSpec(raw);
       if (!parsed.ok) return;
-      const helper = helperPodFor({ namespace: 'ns', name: 'pf', uid: 'u' }, parsed.spec, { namespace: 'ns', pod: 'p', uid: podUid, node: 'n' }, settings);
+      const helper = helperPodFor({ namespace: 'ns', name: 'pf', uid: 'u' }, parsed.spec, { namespace: 'ns', pod: 'p', uid: podUid, node: 'n', ips: ['10.0.0.3'], tolerations: [] }, settings);
       const env = Object.fromEntries(helper.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
       assert.equal(env.PF_TARGET_POD_UID, podUid);
       const want = parsed.spec.ports.map((p) => ({ proto: p.protocol.toLowerCase(), listen: p.port, target: p.targetPort ?? p.port }));

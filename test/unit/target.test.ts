@@ -21,7 +21,30 @@ describe('a named target', () => {
   it('resolves to the pod and its node', () => {
     const r = resolveTarget('team-a', byName('nginx'), lookup([pod('team-a', 'nginx', { node: 'n3' })]));
     assert.ok(r.ok);
-    assert.deepEqual(r.target, { namespace: 'team-a', pod: 'nginx', uid: 'uid-team-a-nginx', node: 'n3' });
+    assert.deepEqual(r.target, { namespace: 'team-a', pod: 'nginx', uid: 'uid-team-a-nginx', node: 'n3', ips: ['10.1.0.9'], tolerations: [] });
+  });
+
+  it('carries the IPs the helper checks its namespace by, and only the NoExecute tolerations that keep it on the node', () => {
+    const p = pod('team-a', 'nginx');
+    p.status!.podIPs = [{ ip: '10.1.0.9' }, { ip: 'fd00::9' }];
+    p.spec!.tolerations = [
+      { key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' },
+      { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+      { operator: 'Exists' },
+    ];
+    const r = resolveTarget('team-a', byName('nginx'), lookup([p]));
+    assert.ok(r.ok);
+    assert.deepEqual(r.target.ips, ['10.1.0.9', 'fd00::9']);
+    assert.deepEqual(r.target.tolerations, [p.spec!.tolerations[1], p.spec!.tolerations[2]]);
+  });
+
+  it('that runs but has no IP yet is not a target yet', () => {
+    const p = pod('team-a', 'nginx');
+    delete p.status!.podIP;
+    delete p.status!.podIPs;
+    const r = resolveTarget('team-a', byName('nginx'), lookup([p]));
+    assert.ok(!r.ok);
+    assert.equal(r.reason, 'TargetNotRunning');
   });
 
   it('that does not exist yet is Pending TargetNotFound', () => {

@@ -1,4 +1,5 @@
 // Which PortForwards a change in the cluster wakes up.
+import { helperSettingsOf } from '../../src/controller/reconciler.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Namespace, V1Service } from '@kubernetes/client-node';
@@ -31,12 +32,7 @@ describe('a pod change', () => {
 
   it('of a helper wakes only its owner', () => {
     const spec = validSpec({ target: { pod: 'nginx' }, ports: [{ port: 1 }] });
-    const helper = helperPodFor({ namespace: 'team-a', name: 'web', uid: 'uid-web' }, spec, { namespace: 'team-a', pod: 'nginx', uid: 'u', node: 'n' }, {
-      namespace: OPERATOR_NAMESPACE,
-      image: config.helperImage,
-      imagePullPolicy: config.helperImagePullPolicy,
-      dataPath: config.helperDataPath,
-    });
+    const helper = helperPodFor({ namespace: 'team-a', name: 'web', uid: 'uid-web' }, spec, { namespace: 'team-a', pod: 'nginx', uid: 'u', node: 'n', ips: ['10.0.0.2'], tolerations: [] }, helperSettingsOf(config));
     assert.deepEqual(keysForPod(helper, pfs, index, OPERATOR_NAMESPACE), ['team-a/web']);
     // on node-9, where a PortForward waits for a start slot, a helper's change may free one
     assert.deepEqual(keysForPod({ ...helper, spec: { ...helper.spec!, nodeName: 'node-9' } }, pfs, index, OPERATOR_NAMESPACE), ['team-a/web', 'team-c/waiting']);

@@ -38,6 +38,7 @@ import (
 // connection, not the dials of all the others.
 type netns struct {
 	path string
+	fd   int         // the namespace, held open for the relay's life: no path to be reused
 	reqs chan func() // run on the namespace's thread, one at a time
 	done chan struct{}
 }
@@ -49,38 +50,44 @@ type nsReply struct {
 
 var errNetnsClosed = errors.New("network namespace handle closed")
 
-// openNetns starts the goroutine that lives in the namespace named by path (a bind mount under
-// /run/netns or /proc/PID/ns/net). It fails when the namespace cannot be entered.
+// openNetns opens the namespace file at path (a bind mount under /run/netns, or /proc/PID/ns/net)
+// and enters it; see enterNetns.
 func openNetns(path string) (*netns, error) {
-	n := &netns{path: path, reqs: make(chan func()), done: make(chan struct{})}
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the network namespace %s: %w", path, err)
+	}
+	return enterNetns(fd, path)
+}
+
+// enterNetns starts the goroutine that lives in the namespace fd refers to, and takes ownership of
+// fd (closed by Close, or at once when the namespace cannot be entered). path names it in messages.
+func enterNetns(fd int, path string) (*netns, error) {
+	n := &netns{path: path, fd: fd, reqs: make(chan func()), done: make(chan struct{})}
 	entered := make(chan error)
 	go n.serve(entered)
 	if err := <-entered; err != nil {
+		syscall.Close(fd)
 		return nil, err
 	}
 	return n, nil
 }
 
-// Close ends the namespace's goroutine, and with it its thread. Sockets already made keep working.
+// Close ends the namespace's goroutine, and with it its thread, and lets go of the namespace.
+// Sockets already made keep working.
 func (n *netns) Close() {
 	select {
 	case <-n.done:
 	default:
 		close(n.done)
+		syscall.Close(n.fd)
 	}
 }
 
 func (n *netns) serve(entered chan<- error) {
 	runtime.LockOSThread()
 	// Never unlocked: see the type's comment. Returning from here ends the thread.
-	fd, err := syscall.Open(n.path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		entered <- fmt.Errorf("cannot open the network namespace %s: %w", n.path, err)
-		return
-	}
-	_, _, errno := syscall.Syscall(sysSetns, uintptr(fd), syscall.CLONE_NEWNET, 0)
-	syscall.Close(fd)
-	if errno != 0 {
+	if _, _, errno := syscall.Syscall(sysSetns, uintptr(n.fd), syscall.CLONE_NEWNET, 0); errno != 0 {
 		entered <- fmt.Errorf("cannot enter the network namespace %s: setns: %w (is it a network namespace, and has this process CAP_SYS_ADMIN?)", n.path, errno)
 		return
 	}
@@ -93,6 +100,29 @@ func (n *netns) serve(entered chan<- error) {
 			return
 		}
 	}
+}
+
+// hasAddress reports whether an interface of the namespace carries one of ips. A netlink socket
+// belongs to the namespace of the thread that made it, so this asks the namespace's own thread.
+func (n *netns) hasAddress(ips []net.IP) (bool, error) {
+	var addrs []net.Addr
+	var err error
+	if derr := n.do(func() { addrs, err = net.InterfaceAddrs() }); derr != nil {
+		return false, derr
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot list the addresses of %s: %v", n.path, err)
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			for _, ip := range ips {
+				if ipn.IP.Equal(ip) {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
 }
 
 // makeSocket runs on the namespace's thread. The socket is blocking on purpose: net.FileConn

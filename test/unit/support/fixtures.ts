@@ -10,6 +10,7 @@ export const config: ReconcilerConfig = {
   helperImage: 'localhost/portforward-helper:dev',
   helperImagePullPolicy: 'IfNotPresent',
   helperDataPath: 'splice',
+  helperPriorityClass: 'portforward-helper',
   maxTtlSeconds: undefined,
   helperMaxStartingPerNode: 8,
   readyCheck: 'traffic',
@@ -42,7 +43,11 @@ export function pod(namespace: string, name: string, o: PodOptions = {}): V1Pod 
       ...(phase === 'Pending' ? {} : { nodeName: o.node ?? 'node-1' }),
       ...(o.hostNetwork ? { hostNetwork: true } : {}),
     },
-    status: { phase, conditions: [{ type: 'Ready', status: (o.ready ?? true) ? 'True' : 'False' }] },
+    status: {
+      phase,
+      conditions: [{ type: 'Ready', status: (o.ready ?? true) ? 'True' : 'False' }],
+      ...(phase === 'Pending' ? {} : { podIP: '10.1.0.9', podIPs: [{ ip: '10.1.0.9' }] }),
+    },
   };
 }
 
