@@ -3,16 +3,18 @@
 // and no token, and a ttl really ends a tunnel.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { KUBECONFIG, apply, eventually, exec, getJson, kubectl, testNamespace, waitRunning } from './lib/kube.js';
+import { KUBECONFIG, apply, eventually, exec, getJson, kubectl, sleep, testNamespace, waitRunning } from './lib/kube.js';
 import { OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason, namespaceWithTarget } from './lib/portforward.js';
 
 const execFileP = promisify(execFile);
 type Ns = Awaited<ReturnType<typeof testNamespace>>;
 
+/** What a helper starts with, sorted: enough to enter a namespace and then to give it all up. */
+const HELPER_CAPABILITIES = ['SETGID', 'SETUID', 'SYS_ADMIN', 'SYS_PTRACE'];
 const OPERATOR_SA = `system:serviceaccount:${OPERATOR_NS}:portforward-operator`;
-const CAP = { NET_BIND_SERVICE: 10, SYS_PTRACE: 19, SYS_ADMIN: 21 } as const;
 
 /** `kubectl auth can-i ...` as someone: true for yes, false for no (exit 1). Subresources go in --subresource: pods/exec would mean the pod named exec. */
 async function canI(as: string, ...args: string[]): Promise<boolean> {
@@ -24,6 +26,24 @@ async function canI(as: string, ...args: string[]): Promise<boolean> {
     if (stdout?.trim() === 'no') return false;
     throw new Error(`kubectl auth can-i ${args.join(' ')}: ${stderr}`);
   }
+}
+
+/**
+ * The node's /proc/PID/task/TID directories of a container's processes, found by its ID in their
+ * cgroup: read from outside, as an admin on the node would, not from inside the helper.
+ */
+function containerTasks(containerID: string): string[] {
+  const id = containerID.replace(/^[a-z]+:\/\//, '');
+  const tasks: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(id)) continue;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) tasks.push(`/proc/${pid}/task/${tid}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return tasks;
 }
 
 /** Capability numbers set in a hex mask from /proc/PID/status. */
@@ -144,7 +164,7 @@ describe('a user who may only create PortForwards in their namespace', () => {
     assert.equal(container.image, await helperImage());
     assert.ok(!JSON.stringify(helper.spec).includes('evil'));
     assert.notEqual(container.securityContext.privileged, true);
-    assert.deepEqual([...container.securityContext.capabilities.add].sort(), ['SYS_ADMIN', 'SYS_PTRACE']);
+    assert.deepEqual([...container.securityContext.capabilities.add].sort(), HELPER_CAPABILITIES);
     assert.notEqual(helper.spec.hostNetwork, true);
   });
 
@@ -205,31 +225,59 @@ describe("a helper's real security context", () => {
     assert.notEqual(sc.privileged, true);
     assert.equal(sc.readOnlyRootFilesystem, true);
     assert.deepEqual(sc.capabilities.drop, ['ALL']);
-    assert.deepEqual([...sc.capabilities.add].sort(), ['SYS_ADMIN', 'SYS_PTRACE']);
+    assert.deepEqual([...sc.capabilities.add].sort(), HELPER_CAPABILITIES, 'to enter the namespace, then give them up');
     const mounts: any[] = container.volumeMounts ?? [];
     assert.ok(!mounts.some((m) => m.mountPath.startsWith('/var/run/secrets')), JSON.stringify(mounts));
     assert.ok(!(spec.volumes ?? []).some((v: any) => v.projected || v.secret), JSON.stringify(spec.volumes));
   });
 
-  it('as the running process sees it: exactly SYS_ADMIN and SYS_PTRACE, no token on disk, nothing writable but its netns dir', async () => {
-    const pf = await getPf(ns.name, 'high');
-    const helper = (await theHelper(pf.metadata.uid)).metadata.name;
-    const status = await exec(OPERATOR_NS, helper, ['cat', '/proc/self/status']);
-    const field = (name: string) => status.match(new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm'))![1]!;
-    assert.deepEqual(capabilities(field('CapEff')), [CAP.SYS_PTRACE, CAP.SYS_ADMIN]);
-    assert.deepEqual(capabilities(field('CapBnd')), [CAP.SYS_PTRACE, CAP.SYS_ADMIN], 'nothing more can be gained');
-    assert.equal(field('Seccomp'), '2', 'seccomp filter on (RuntimeDefault)');
-    await assert.rejects(exec(OPERATOR_NS, helper, ['ls', '/var/run/secrets/kubernetes.io/serviceaccount']), /No such file/);
-    await assert.rejects(exec(OPERATOR_NS, helper, ['touch', '/usr/local/bin/pf-helper']), /Read-only file system/);
-    await assert.rejects(exec(OPERATOR_NS, helper, ['touch', '/tmp/x']), /Read-only file system/);
+  it('as an admin sees it on the node: once Ready, no process of the helper container holds a capability or runs as root', async () => {
+    const pf = await waitReady(ns.name, 'high');
+    const helper = await theHelper(pf.metadata.uid);
+    const tasks = containerTasks(helper.status.containerStatuses[0].containerID);
+    assert.ok(tasks.length >= 2, `the helper container's threads on the node: ${tasks.length}`);
+    for (const task of tasks) {
+      const status = readFileSync(`${task}/status`, 'utf8');
+      const field = (name: string) => status.match(new RegExp(`^${name}:\\s*(.+)$`, 'm'))![1]!.trim();
+      for (const set of ['CapEff', 'CapPrm', 'CapInh', 'CapAmb']) assert.deepEqual(capabilities(field(set)), [], `${task} ${set}`);
+      assert.ok(!field('Uid').split(/\s+/).includes('0'), `${task} Uid ${field('Uid')}`);
+      assert.equal(field('NoNewPrivs'), '1', task);
+      assert.equal(field('Seccomp'), '2', 'seccomp filter on (RuntimeDefault)');
+    }
+    // an exec'd process gets the container's settings: no token, nothing writable
+    await assert.rejects(exec(OPERATOR_NS, helper.metadata.name, ['ls', '/var/run/secrets/kubernetes.io/serviceaccount']), /No such file/);
+    await assert.rejects(exec(OPERATOR_NS, helper.metadata.name, ['touch', '/usr/local/bin/pf-helper']), /Read-only file system/);
+    await assert.rejects(exec(OPERATOR_NS, helper.metadata.name, ['touch', '/tmp/x']), /Read-only file system/);
+  });
+
+  it('without its privileges still relays: after idling, and after the target\'s container restarts', async () => {
+    const pf = await waitReady(ns.name, 'high');
+    const url = `http://pf-high.${ns.name}.svc:10080/`;
+    assert.match(await client.curl(url), /hello from web/);
+    await sleep(12_000); // past pf-relay's namespace check (every 10 s) with no traffic at all
+    assert.match(await client.curlOnce(url), /hello from web/);
+    const target = await getJson(['pod', '-n', ns.name, 'web']);
+    const restarts = target.status.containerStatuses[0].restartCount;
+    for (const task of containerTasks(target.status.containerStatuses[0].containerID)) {
+      try {
+        process.kill(Number(task.split('/')[2]), 'SIGKILL');
+      } catch {
+        // a thread of a process already killed
+      }
+    }
+    await eventually('the target container restarted and ready', async () => {
+      const p = await getJson(['pod', '-n', ns.name, 'web']);
+      return p.status.containerStatuses[0].restartCount > restarts && p.status.containerStatuses[0].ready ? p : undefined;
+    });
+    assert.match(await client.curl(url), /hello from web/);
+    const helper = await theHelper(pf.metadata.uid);
+    assert.equal(helper.status.containerStatuses[0].restartCount, 0, 'the same helper, never restarted: the namespace outlives the container');
   });
 
   it('adds NET_BIND_SERVICE only for a port below 1024, and that port works', async () => {
     const pf = await waitReady(ns.name, 'low');
     const helper = await theHelper(pf.metadata.uid);
-    assert.deepEqual([...helper.spec.containers[0].securityContext.capabilities.add].sort(), ['NET_BIND_SERVICE', 'SYS_ADMIN', 'SYS_PTRACE']);
-    const status = await exec(OPERATOR_NS, helper.metadata.name, ['cat', '/proc/self/status']);
-    assert.deepEqual(capabilities(status.match(/^CapEff:\s*([0-9a-f]+)$/m)![1]!), [CAP.NET_BIND_SERVICE, CAP.SYS_PTRACE, CAP.SYS_ADMIN]);
+    assert.deepEqual([...helper.spec.containers[0].securityContext.capabilities.add].sort(), ['NET_BIND_SERVICE', ...HELPER_CAPABILITIES]);
     assert.match(await client.curl(`http://pf-low.${ns.name}.svc:80/`), /hello from web/);
   });
 });

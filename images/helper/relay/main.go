@@ -211,7 +211,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		if s.proto == "udp" {
 			to = "127.0.0.1, or [::1] when bound on IPv6 only"
 		}
-		log.infof("relay %s :%d -> target port %d (%s) in the network namespace %s", s.proto, s.listen, s.target, to, *nsPath)
+		log.infof("relay %s :%d -> target port %d (%s) in the network namespace %s", s.proto, s.listen, s.target, to, ns.path)
 		go start[i]()
 	}
 
