@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const clients = createKubeClients();
   const metrics = new Metrics();
   const api = metrics.countCalls(createKubeApi(clients));
-  const informers = createInformers(clients, log);
+  const informers = createInformers(clients, config.namespace, log);
   const reconciler = new Reconciler({
     config,
     cache: informers,

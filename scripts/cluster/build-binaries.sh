@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds Kubernetes (one multi-call binary) and etcd from Go modules into $CACHE/bin.
+# Builds Kubernetes (one multi-call binary), etcd, CoreDNS and kube-router from Go modules into
+# $CACHE/bin.
 # Rebuilds only when the pinned version changes.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -73,9 +74,27 @@ build_module() {
   ln -sfn "$name-$version" "$BIN/$name"
 }
 
+# kube-router, like build_module but without `go mod tidy`: docker v25 (a dependency) has no go.mod,
+# so tidy would resolve its test imports too and float ~20 modules to @latest (and raise the go line).
+# -mod=mod only fills in go.sum and keeps exactly the set kube-router pins.
+build_kube_router() {
+  local version=$KUBE_ROUTER_VERSION dir="$CACHE/src/kube-router"
+  local pkg=github.com/cloudnativelabs/kube-router/v2/pkg/version
+  rm -rf "$dir"; mkdir -p "$dir"
+  cp "$CLUSTER_DIR/gobuild/kube-router/main.go" "$dir/"
+  printf 'module pfdev/kube-router\n\ngo 1.24.0\n\nrequire github.com/cloudnativelabs/kube-router/v2 %s\n' "$version" >"$dir/go.mod"
+  (cd "$dir" && go_build_with_progress kube-router env CGO_ENABLED=0 go build -mod=mod -v -trimpath \
+    -ldflags "-s -w -X $pkg.Version=$version -X $pkg.BuildDate=2026-01-01T00:00:00Z" \
+    -o "$BIN/kube-router-$version.partial" .)
+  mv "$BIN/kube-router-$version.partial" "$BIN/kube-router-$version"
+  ln -sfn "kube-router-$version" "$BIN/kube-router"
+}
+
 if [ -x "$BIN/coredns-$COREDNS_VERSION" ]; then log "coredns $COREDNS_VERSION: cached"
 else step "build coredns $COREDNS_VERSION from Go modules" build_module coredns github.com/coredns/coredns "$COREDNS_VERSION"; fi
 if [ -x "$BIN/etcd-$ETCD_VERSION" ]; then log "etcd $ETCD_VERSION: cached"
 else step "build etcd $ETCD_VERSION from Go modules" build_module etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"; fi
 if [ -x "$BIN/k8s-$K8S_VERSION" ]; then log "kubernetes $K8S_VERSION: cached"
 else step "build kubernetes $K8S_VERSION from Go modules (cold: tens of minutes)" build_k8s; fi
+if [ -x "$BIN/kube-router-$KUBE_ROUTER_VERSION" ]; then log "kube-router $KUBE_ROUTER_VERSION: cached"
+else step "build kube-router $KUBE_ROUTER_VERSION from Go modules (cold: minutes)" build_kube_router; fi

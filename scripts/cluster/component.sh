@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops, starts or restarts one process of the running local cluster (for fault tests):
-#   component.sh stop|start|restart etcd|kube-apiserver|kube-controller-manager|kube-scheduler|containerd|kubelet|kube-proxy
+#   component.sh stop|start|restart etcd|kube-apiserver|kube-controller-manager|kube-scheduler|containerd|kubelet|kube-proxy|kube-router
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$CLUSTER_DIR/components.sh"
 action=${1:-}; name=${2:-}

@@ -1,7 +1,7 @@
 # The cluster's processes: how each is started, shared by up.sh and component.sh. Sourced.
 PKI="$STATE/pki"
 LAB_NETNS="/run/netns/$LAB_NS"
-COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy"
+COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy kube-router"
 
 # start NAME COMMAND...: runs a component inside the lab (network namespace only: it shares the
 # machine's mounts, so the kubelet's volume mounts are visible to containerd's shims).
@@ -53,6 +53,14 @@ start_component() {
         --hostname-override="$NODE_NAME" --node-ip="$NODE_ADDR" --root-dir="$STATE/kubelet" --v=1 ;;
     kube-proxy)
       start kube-proxy kube-proxy --config="$STATE/etc/kube-proxy.yaml" --v=1 ;;
+    kube-router)
+      # NetworkPolicy only: kube-proxy does Services, the bridge CNI does pod networking. It needs
+      # the node object to exist (it exits otherwise); /healthz (:20244) serves no pprof (gobuild/).
+      start kube-router kube-router --kubeconfig="$PKI/kube-router.kubeconfig" --hostname-override="$NODE_NAME" \
+        --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+        --enable-cni=false --enable-ipv4=true --enable-ipv6=false \
+        --service-cluster-ip-range="$SERVICE_CIDR" --service-node-port-range=30000-32767 \
+        --iptables-sync-period=1m --health-port=20244 --metrics-port=0 --v=1 ;;
     *) echo "unknown component $1 (one of: $COMPONENTS)" >&2; return 2 ;;
   esac
 }

@@ -2,8 +2,9 @@
 # Installs the Debian packages the local cluster needs (idempotent; quick when all are present).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# ipset: kube-router keeps NetworkPolicy peers in ipsets.
 PACKAGES=(containerd runc containernetworking-plugins iptables iproute2 conntrack socat util-linux
-  mmdebstrap openssl ca-certificates kmod ethtool iperf3 curl)
+  mmdebstrap openssl ca-certificates kmod ethtool iperf3 curl ipset)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -9,6 +9,8 @@ CLUSTER_DIR="$ROOT/scripts/cluster"
 K8S_VERSION=v1.34.4
 ETCD_VERSION=v3.6.16
 COREDNS_VERSION=v1.12.4
+# NetworkPolicy enforcement. The Go module proxy serves no other kube-router version.
+KUBE_ROUTER_VERSION=v2.1.0
 
 # Built binaries and images survive `down` and fresh clones: a rebuild costs tens of minutes.
 CACHE=${PF_CACHE:-/var/cache/pfdev}

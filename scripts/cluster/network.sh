@@ -5,6 +5,12 @@
 #   network.sh up | down | check
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# guard CHAIN RULE...: a rule in the lab's mangle table, added once.
+guard() {
+  local chain=$1; shift
+  in_lab iptables -t mangle -C "$chain" "$@" 2>/dev/null || in_lab iptables -t mangle -A "$chain" "$@"
+}
+
 lab_up() {
   ip netns add "$LAB_NS"
   ip link add "$HOST_IF" type veth peer name "$LAB_IF"
@@ -27,6 +33,11 @@ lab_up() {
   in_lab sysctl -qw net.ipv4.conf.all.route_localnet=1
   # Pods may talk to each other and to the node; nothing is forwarded out of the lab's uplink.
   in_lab iptables -I FORWARD -o "$LAB_IF" -j DROP
+  # The same again in mangle, which is traversed before filter: kube-router keeps its own jump at the
+  # top of filter's FORWARD and INPUT and ACCEPTs there whatever NetworkPolicy allows, so the filter
+  # DROPs above would never see pod traffic. It rewrites only filter, never mangle.
+  guard FORWARD -o "$LAB_IF" -j DROP
+  guard INPUT -i pf-svc-sink -j DROP
   # Pod -> Service -> pod on the same bridge needs bridged traffic to pass through iptables.
   in_lab sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
 }
@@ -37,13 +48,17 @@ lab_down() {
   ip netns del "$LAB_NS" 2>/dev/null || true
 }
 
-# Proves the lab cannot reach beyond this machine: no default route, outside addresses unreachable.
+# Proves the lab cannot reach beyond this machine: no default route, outside addresses unreachable,
+# nothing forwarded to the machine side of the link.
 lab_check() {
   if in_lab ip route show default | grep -q .; then log "lab has a default route"; return 1; fi
   for addr in 1.1.1.1 8.8.8.8 192.168.1.1 172.16.0.1; do
     if in_lab ip route get "$addr" >/dev/null 2>&1; then log "lab routes $addr"; return 1; fi
   done
-  log "network check: no route out of the lab"
+  if ! in_lab iptables -t mangle -C FORWARD -o "$LAB_IF" -j DROP 2>/dev/null; then
+    log "lab uplink guard missing: pod traffic could be forwarded out of $LAB_IF"; return 1
+  fi
+  log "network check: no route out of the lab, nothing forwarded out of its uplink"
 }
 
 case "${1:-}" in

@@ -65,6 +65,7 @@ cert admin "/O=system:masters/CN=pfdev-admin"
 cert controller-manager "/CN=system:kube-controller-manager"
 cert scheduler "/CN=system:kube-scheduler"
 cert kube-proxy "/CN=system:kube-proxy"
+cert kube-router "/CN=system:kube-router"   # its ClusterRole: addons/kube-router-rbac.yaml
 cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME"
 cert kubelet-serving "/CN=$NODE_NAME" "IP:$NODE_ADDR,DNS:$NODE_NAME"
 SIGNER=front-proxy-ca cert front-proxy-client "/CN=front-proxy-client"
@@ -73,4 +74,5 @@ kubeconfig admin admin
 kubeconfig controller-manager controller-manager
 kubeconfig scheduler scheduler
 kubeconfig kube-proxy kube-proxy
+kubeconfig kube-router kube-router
 kubeconfig kubelet kubelet-client

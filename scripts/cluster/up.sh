@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings up a real single-node Kubernetes cluster on this machine: etcd, the control plane,
-# containerd + runc with a bridge CNI, the kubelet and kube-proxy, all inside the lab network
-# namespace. Idempotent: a healthy cluster is left running (images are refreshed); anything else,
-# including what a killed run left behind, is cleaned up first.
+# containerd + runc with a bridge CNI, the kubelet, kube-proxy and kube-router (NetworkPolicy), all
+# inside the lab network namespace. Idempotent: a healthy cluster is left running (images are
+# refreshed); anything else, including what a killed run left behind, is cleaned up first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$CLUSTER_DIR/components.sh"
 # The images the cluster itself needs; the operator and helper images come with scripts/deploy.sh.
@@ -180,6 +180,20 @@ start_node() {
   wait_for "default service account" 60 kubectl_admin -n default get serviceaccount default
 }
 
+# kube-router serves /healthz from its start, so "ready" is its first full sync: the rule it
+# writes last, into its own FORWARD chain.
+kube_router_synced() {
+  nsenter --net="$LAB_NETNS" curl -sf http://127.0.0.1:20244/healthz &&
+    in_lab iptables -S KUBE-ROUTER-FORWARD | grep -q 'comply to network policies'
+}
+
+# NetworkPolicy enforcement, started once the node exists (kube-router reads its addresses).
+start_netpol() {
+  kubectl_admin apply -f "$CLUSTER_DIR/addons/kube-router-rbac.yaml" >/dev/null
+  start_component kube-router
+  wait_for "kube-router's first policy sync" 120 kube_router_synced
+}
+
 start_dns() {
   sed "s/__DNS_SVC_IP__/$DNS_SVC_IP/" "$CLUSTER_DIR/addons/coredns.yaml" | kubectl_admin apply -f - >/dev/null
   wait_for "cluster DNS" 120 kubectl_admin -n kube-system rollout status deployment/coredns --timeout=2s
@@ -193,7 +207,7 @@ write_kubeconfig() {
 
 main() {
   step "debian packages" bash "$CLUSTER_DIR/install-deps.sh"
-  step "kubernetes and etcd binaries" bash "$CLUSTER_DIR/build-binaries.sh"
+  step "kubernetes, etcd, coredns and kube-router binaries" bash "$CLUSTER_DIR/build-binaries.sh"
   step "images" bash "$CLUSTER_DIR/images.sh" build $CLUSTER_IMAGES
   if healthy; then
     step "images (cluster already running)" bash "$CLUSTER_DIR/images.sh" import $CLUSTER_IMAGES
@@ -210,6 +224,7 @@ main() {
   step "etcd" start_etcd
   step "control plane" start_control_plane
   step "node: containerd, images, kubelet, kube-proxy" start_node
+  step "network policy (kube-router, firewall only)" start_netpol
   step "cluster DNS (CoreDNS, no upstream)" start_dns
   echo "$COMPONENTS" >"$RUN/components"
   config_id >"$RUN/config-id"

@@ -77,14 +77,17 @@ const labelSelectorRequirement = z.object({
     .describe('Values for In and NotIn; empty for Exists and DoesNotExist.'),
 });
 
-const selectorObject = z
-  .object({
+/** A Kubernetes label selector; `what` says what its labels are on. */
+const labelSelector = (what: string) =>
+  z.object({
     matchLabels: z
       .record(z.string().max(316).regex(new RegExp(LABEL_KEY)), z.string().max(63).regex(new RegExp(LABEL_VALUE)))
       .optional()
-      .describe('Labels the target pod must carry.'),
+      .describe(`Labels ${what} must carry.`),
     matchExpressions: z.array(labelSelectorRequirement).max(32).optional().describe('Label requirements, ANDed.'),
   });
+
+const selectorObject = labelSelector('the target pod');
 
 export const selectorSchema = withRules(selectorObject, [
   {
@@ -121,9 +124,40 @@ export const targetSchema = withRules(targetObject, [
   },
 ]).describe('The pod whose network namespace the tunnel enters.');
 
+/** The label every namespace carries with its own name (Kubernetes sets it). */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+const clientObject = z.object({
+  namespaceSelector: labelSelector('a namespace')
+    .optional()
+    .describe(
+      `Namespaces whose pods may connect: all of their pods, or those podSelector picks. {} means every namespace. To name namespaces, match the label ${NAMESPACE_NAME_LABEL}.`,
+    ),
+  podSelector: labelSelector('a client pod')
+    .optional()
+    .describe("Pods that may connect: in the namespaces namespaceSelector picks or, without it, in the PortForward's own namespace. {} means every pod there."),
+});
+
+export const clientSchema = withRules(clientObject, [
+  {
+    cel: 'has(self.namespaceSelector) || has(self.podSelector)',
+    message: 'each client must set namespaceSelector, podSelector or both, as in a NetworkPolicy peer (ipBlock is not supported)',
+    holds: (c) => c.namespaceSelector !== undefined || c.podSelector !== undefined,
+  },
+]).describe('Pods allowed to connect to the tunnel inside the cluster, in the form of a NetworkPolicy peer.');
+
+export const MAX_CLIENTS = 16;
+
 export const specSchema = z
   .object({
     target: targetSchema,
+    clients: z
+      .array(clientSchema)
+      .max(MAX_CLIENTS)
+      .optional()
+      .describe(
+        "Who else may connect to the tunnel's Service and helper inside the cluster, besides every pod in the PortForward's own namespace (which always may): up to 16 NetworkPolicy peers. For a target in another namespace, each namespaceSelector must name its namespaces (matchLabels or an In expression on kubernetes.io/metadata.name) among those the target namespace's portforward.io/allow-from annotation lists, unless it lists '*'.",
+      ),
     ports: withRules(z.array(portSchema).min(1).max(MAX_PORTS), [
       {
         cel: 'self.all(p, self.exists_one(q, q.port == p.port && q.protocol == p.protocol))',
@@ -162,3 +196,4 @@ export type PortForwardSpec = z.output<typeof specSchema>;
 export type PortSpec = z.output<typeof portSchema>;
 export type TargetSpec = z.output<typeof targetSchema>;
 export type LabelSelector = z.output<typeof selectorSchema>;
+export type ClientPeer = z.output<typeof clientSchema>;

@@ -12,10 +12,11 @@ import { reconcileLogger } from '../observability/logger.js';
 import { KIND } from '../api/index.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
 import { deleteHelpers, orphanHelpers } from './helper-pods.js';
+import { orphanPolicies } from './policy-sync.js';
 import { WorkQueue } from './queue.js';
 import type { Reconciler } from './reconciler.js';
 import { keyOfPortForward } from './keys.js';
-import { PortForwardIndex, keysForNamespace, keysForOwned, keysForPod } from './triggers.js';
+import { PortForwardIndex, keysForNamespace, keysForOwned, keysForOwnerAnnotation, keysForPod } from './triggers.js';
 
 export interface ControllerDeps {
   informers: Informers;
@@ -53,6 +54,7 @@ export class Controller {
     this.watch(informers.services, (svc) => keysForOwned(svc, pfs));
     this.watch(informers.endpointSlices, (slice) => keysForOwned(slice, pfs));
     this.watch(informers.namespaces, (ns) => keysForNamespace(ns, this.index));
+    this.watch(informers.networkPolicies, (policy) => keysForOwnerAnnotation(policy));
   }
 
   /** Starts reconciling once the caches are filled (the leader calls this). */
@@ -109,7 +111,7 @@ export class Controller {
     }
   }
 
-  /** Every PortForward again, and helpers whose PortForward is gone without its finalizer. */
+  /** Every PortForward again, and helpers and policies whose PortForward is gone without its finalizer. */
   private async resync(): Promise<void> {
     if (!this.running) return;
     const { informers, api, log, operatorNamespace } = this.deps;
@@ -117,8 +119,12 @@ export class Controller {
     try {
       const orphans = orphanHelpers(informers.pods, informers.portForwards, operatorNamespace);
       await deleteHelpers(api, orphans, log, 'its PortForward no longer exists');
+      for (const policy of orphanPolicies(informers.networkPolicies, informers.portForwards, operatorNamespace)) {
+        await api.deleteNetworkPolicy(operatorNamespace, policy.metadata!.name!);
+        log.info('deleted orphaned helper NetworkPolicy', { policy: policy.metadata!.name });
+      }
     } catch (err) {
-      log.warn('could not delete orphaned helpers', { error: describeError(err) });
+      log.warn('could not delete orphaned helpers or their NetworkPolicies', { error: describeError(err) });
     }
   }
 

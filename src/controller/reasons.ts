@@ -22,6 +22,7 @@ export const REASONS = {
   // needs a change from a person
   InvalidSpec: { phase: 'Failed', event: 'Warning' },
   CrossNamespaceNotAllowed: { phase: 'Failed', event: 'Warning' },
+  ClientsNotAllowed: { phase: 'Failed', event: 'Warning' },
   TargetUsesHostNetwork: { phase: 'Failed', event: 'Warning' },
   ServiceNameConflict: { phase: 'Failed', event: 'Warning' },
   Expired: { phase: 'Expired', event: 'Normal' },

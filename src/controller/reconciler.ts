@@ -25,6 +25,9 @@ import { accessFor, portsSummary } from './access.js';
 import { composeStatus, readyCondition, sameStatus, type Observed } from './status.js';
 import { splitKey } from './keys.js';
 import { resolveTarget, type TargetLookup } from './target.js';
+import { clientsRefusal } from './clients.js';
+import { deleteHelperPolicies, syncHelperPolicy } from './policy-sync.js';
+import { helperPolicyFor } from '../resources/network-policy.js';
 import { askHelper, checkTraffic, type TunnelProbe } from './traffic-check.js';
 
 export type ReconcilerConfig = Pick<
@@ -132,6 +135,7 @@ export class Reconciler {
     // Ask the API server rather than the cache: a helper created a moment ago must not survive.
     const helpers = await this.api.listPods(this.config.namespace, ownerSelector(owner.uid));
     await deleteHelpers(this.api, helpers, log, 'PortForward deleted');
+    await deleteHelperPolicies(this.api, this.config.namespace, owner.uid, log);
     await deleteOwnedChildren(this.api, this.cache, owner, serviceNameOf(owner.name));
     // The headless Service beside the helper that versions before the tunnel API made.
     await this.api.deleteService(this.config.namespace, proxyServiceName(owner.namespace, owner.name));
@@ -196,6 +200,15 @@ export class Reconciler {
     }
     const target = resolution.target;
     observed.target = { namespace: target.namespace, pod: target.pod, uid: target.uid, node: target.node };
+    const refusal = clientsRefusal(spec.clients, owner.namespace, target.namespace, this.lookup.namespace(target.namespace));
+    if (refusal) {
+      await this.removeHelpers(owner, log, 'ClientsNotAllowed');
+      const blocked = await this.syncSlice(pass, spec, undefined, log);
+      if (blocked) return blocked;
+      return { readiness: { reason: 'ClientsNotAllowed', message: refusal }, result: done }; // a namespace event brings the change
+    }
+    // The policy before the helper: a helper is never reachable beyond its clients.
+    if ((await syncHelperPolicy(this.api, this.cache.networkPolicies, helperPolicyFor(owner, spec, this.config.namespace))) === 'retry') return retrySoon;
 
     const desired = helperPodFor(owner, spec, target, this.helperSettings);
     const helperName = desired.metadata!.name!;

@@ -110,6 +110,12 @@ export function keysForOwned(obj: KubernetesObject, portForwards: Store<PortForw
   return owner ? [keyOfPortForward(owner)] : [];
 }
 
+/** A helper's NetworkPolicy concerns the PortForward its owner annotation names. */
+export function keysForOwnerAnnotation(obj: KubernetesObject): string[] {
+  const owner = obj.metadata?.annotations?.[ANNOTATIONS.owner];
+  return owner ? [owner] : [];
+}
+
 /** A namespace (its opt-in annotation) concerns the PortForwards reaching into it from elsewhere. */
 export function keysForNamespace(namespace: V1Namespace, index: PortForwardIndex): string[] {
   const name = namespace.metadata?.name ?? '';

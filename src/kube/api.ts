@@ -1,6 +1,6 @@
 // The writes the reconciler makes, behind a small interface: the real one talks to the API
 // server; tests substitute an in-memory cluster. Deletes treat 404 as done (already gone).
-import type { CoreV1Event, V1EndpointSlice, V1Endpoints, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { CoreV1Event, V1EndpointSlice, V1Endpoints, V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type PortForward } from '../api/index.js';
 import type { KubeClients } from './client.js';
 import { isApiError } from './errors.js';
@@ -19,6 +19,11 @@ export interface KubeApi {
   createEndpointSlice(slice: V1EndpointSlice): Promise<V1EndpointSlice>;
   replaceEndpointSlice(slice: V1EndpointSlice): Promise<V1EndpointSlice>;
   deleteEndpointSlice(namespace: string, name: string): Promise<void>;
+
+  listNetworkPolicies(namespace: string, labelSelector: string): Promise<V1NetworkPolicy[]>;
+  createNetworkPolicy(policy: V1NetworkPolicy): Promise<V1NetworkPolicy>;
+  replaceNetworkPolicy(policy: V1NetworkPolicy): Promise<V1NetworkPolicy>;
+  deleteNetworkPolicy(namespace: string, name: string): Promise<void>;
 
   /** v1 Endpoints the operator wrote before it wrote EndpointSlices: found once at start, and deleted. */
   listLegacyEndpoints(labelSelector: string): Promise<V1Endpoints[]>;
@@ -52,7 +57,7 @@ function nameOf(obj: { metadata?: { namespace?: string; name?: string } }): { na
 
 const CUSTOM = { group: GROUP, version: VERSION, plural: PLURAL } as const;
 
-export function createKubeApi({ core, custom, discovery }: KubeClients): KubeApi {
+export function createKubeApi({ core, custom, discovery, networking }: KubeClients): KubeApi {
   return {
     listPods: async (namespace, labelSelector) => (await core.listNamespacedPod({ namespace, labelSelector })).items,
     createPod: (pod) => core.createNamespacedPod({ namespace: nameOf(pod).namespace, body: pod }),
@@ -72,6 +77,13 @@ export function createKubeApi({ core, custom, discovery }: KubeClients): KubeApi
     replaceEndpointSlice: (slice) => discovery.replaceNamespacedEndpointSlice({ ...nameOf(slice), body: slice }),
     deleteEndpointSlice: async (namespace, name) => {
       await ignoreNotFound(discovery.deleteNamespacedEndpointSlice({ namespace, name }));
+    },
+
+    listNetworkPolicies: async (namespace, labelSelector) => (await networking.listNamespacedNetworkPolicy({ namespace, labelSelector })).items,
+    createNetworkPolicy: (policy) => networking.createNamespacedNetworkPolicy({ namespace: nameOf(policy).namespace, body: policy }),
+    replaceNetworkPolicy: (policy) => networking.replaceNamespacedNetworkPolicy({ ...nameOf(policy), body: policy }),
+    deleteNetworkPolicy: async (namespace, name) => {
+      await ignoreNotFound(networking.deleteNamespacedNetworkPolicy({ namespace, name }));
     },
 
     listLegacyEndpoints: async (labelSelector) => (await core.listEndpointsForAllNamespaces({ labelSelector })).items,

@@ -1,6 +1,7 @@
 // The caches the operator reads from: PortForwards, pods (targets anywhere, helpers in the operator
-// namespace), the Services and EndpointSlices the operator made, and namespaces (the opt-in annotation).
-import type { KubernetesListObject, V1EndpointSlice, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+// namespace), the Services, EndpointSlices and NetworkPolicies the operator made, and namespaces (the
+// opt-in annotation).
+import type { KubernetesListObject, V1EndpointSlice, V1Namespace, V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { GROUP, PLURAL, VERSION, type PortForward } from '../api/index.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
@@ -19,6 +20,7 @@ export interface ClusterCache {
   services: Store<V1Service>;
   endpointSlices: Store<V1EndpointSlice>;
   namespaces: Store<V1Namespace>;
+  networkPolicies: Store<V1NetworkPolicy>;
 }
 
 /** The caches as the controller sees them: each tells of its changes, and all fill together. */
@@ -28,13 +30,14 @@ export interface Informers extends ClusterCache {
   services: WatchedStore<V1Service>;
   endpointSlices: WatchedStore<V1EndpointSlice>;
   namespaces: WatchedStore<V1Namespace>;
+  networkPolicies: WatchedStore<V1NetworkPolicy>;
   synced: Promise<void>;
   hasSynced(): boolean;
   start(): void;
   stop(): Promise<void>;
 }
 
-export function createInformers({ kubeConfig, core, custom, discovery }: KubeClients, log: Logger): Informers {
+export function createInformers({ kubeConfig, core, custom, discovery, networking }: KubeClients, operatorNamespace: string, log: Logger): Informers {
   const portForwards = new ResilientInformer<PortForward>(
     'portforwards',
     kubeConfig,
@@ -62,13 +65,24 @@ export function createInformers({ kubeConfig, core, custom, discovery }: KubeCli
   );
   const namespaces = new ResilientInformer<V1Namespace>('namespaces', kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), log);
 
-  const all: InformerLifecycle[] = [portForwards, pods, services, endpointSlices, namespaces];
+  // the helpers' policies, in the operator's namespace only
+  const networkPolicies = new ResilientInformer<V1NetworkPolicy>(
+    'networkpolicies',
+    kubeConfig,
+    `/apis/networking.k8s.io/v1/namespaces/${operatorNamespace}/networkpolicies`,
+    () => networking.listNamespacedNetworkPolicy({ namespace: operatorNamespace, labelSelector: MANAGED }),
+    log,
+    MANAGED,
+  );
+
+  const all: InformerLifecycle[] = [portForwards, pods, services, endpointSlices, namespaces, networkPolicies];
   return {
     portForwards,
     pods,
     services,
     endpointSlices,
     namespaces,
+    networkPolicies,
     synced: Promise.all(all.map((i) => i.synced)).then(() => undefined),
     hasSynced: () => all.every((i) => i.hasSynced),
     start: () => all.forEach((i) => i.start()),

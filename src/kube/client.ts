@@ -1,6 +1,6 @@
 // The API clients, from the default kubeconfig: $KUBECONFIG or ~/.kube/config on a workstation,
 // the service account inside a pod.
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 
 export interface KubeClients {
   kubeConfig: KubeConfig;
@@ -8,6 +8,7 @@ export interface KubeClients {
   custom: CustomObjectsApi;
   discovery: DiscoveryV1Api;
   coordination: CoordinationV1Api;
+  networking: NetworkingV1Api;
 }
 
 export function createKubeClients(): KubeClients {
@@ -22,5 +23,6 @@ export function createKubeClients(): KubeClients {
     custom: kubeConfig.makeApiClient(CustomObjectsApi),
     discovery: kubeConfig.makeApiClient(DiscoveryV1Api),
     coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+    networking: kubeConfig.makeApiClient(NetworkingV1Api),
   };
 }

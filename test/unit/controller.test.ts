@@ -2,7 +2,7 @@
 // start it removes the v1 Endpoints earlier versions wrote; the resync sweeps orphaned helpers.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { KubernetesObject, V1Endpoints, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Endpoints, V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
 import { Controller } from '../../src/controller/controller.js';
 import { done } from '../../src/controller/result.js';
 import type { Informers } from '../../src/kube/caches.js';
@@ -34,11 +34,16 @@ function setup() {
     services: new WatchedMemoryStore(),
     endpointSlices: new WatchedMemoryStore(),
     namespaces: new WatchedMemoryStore(),
+    networkPolicies: new WatchedMemoryStore<V1NetworkPolicy>(),
     synced: Promise.resolve(),
     hasSynced: () => true,
     start: () => undefined,
     stop: async () => undefined,
-  } as unknown as Informers & { portForwards: WatchedMemoryStore<ReturnType<typeof portForward>>; pods: WatchedMemoryStore<V1Pod> };
+  } as unknown as Informers & {
+    portForwards: WatchedMemoryStore<ReturnType<typeof portForward>>;
+    pods: WatchedMemoryStore<V1Pod>;
+    networkPolicies: WatchedMemoryStore<V1NetworkPolicy>;
+  };
   const passes: string[] = [];
   const controller = new Controller({
     informers,
@@ -90,14 +95,18 @@ describe('the controller', () => {
     assert.deepEqual(cluster.legacyEndpoints.list().map((e) => e.metadata!.name), ['pf-team-a-web-1234']);
   });
 
-  it('sweeps helpers whose PortForward is gone at each resync', async () => {
+  it('sweeps helpers and their NetworkPolicies whose PortForward is gone at each resync', async () => {
     const { cluster, informers, controller } = setup();
     const orphan = pod(OPERATOR_NAMESPACE, 'pf-gone-1234');
     orphan.metadata!.labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.ownerUid]: 'no-such-portforward' };
     informers.pods.emit(orphan);
     cluster.pods.put(orphan);
+    const policy: V1NetworkPolicy = { metadata: { name: 'pf-no-such-portforward', namespace: OPERATOR_NAMESPACE, labels: orphan.metadata!.labels } };
+    informers.networkPolicies.emit(policy);
+    cluster.networkPolicies.put(policy);
     await controller.start();
     await controller.stop();
     assert.deepEqual(cluster.pods.list().map((p) => p.metadata!.name), [], 'the orphan was deleted');
+    assert.deepEqual(cluster.networkPolicies.list(), [], 'and its policy');
   });
 });

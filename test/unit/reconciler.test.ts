@@ -219,6 +219,36 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.deepEqual(cluster.helpers(), []);
     assert.equal(cluster.services.get('team-a', 'pf-web'), undefined);
     assert.equal(cluster.endpointSlices.get('team-a', 'pf-web'), undefined);
+    assert.deepEqual(cluster.networkPolicies.list(), [], 'the helper\'s NetworkPolicy is gone too');
+  });
+
+  it('puts a NetworkPolicy in front of the helper before creating it: the relay ports, from the PortForward\'s namespace', async () => {
+    const writes: string[] = [];
+    const api = cluster.api;
+    const recording = { ...api, createPod: (p: Parameters<typeof api.createPod>[0]) => (writes.push('pod'), api.createPod(p)),
+      createNetworkPolicy: (p: Parameters<typeof api.createNetworkPolicy>[0]) => (writes.push('policy'), api.createNetworkPolicy(p)) };
+    reconciler = new Reconciler({ config, cache: cluster, api: recording, events: new EventRecorder(cluster.api, 't'), probe, now: () => NOW });
+    await reconcile('team-a/web');
+    assert.deepEqual(writes, ['policy', 'pod']);
+    const [policy] = cluster.networkPolicies.list(OPERATOR_NAMESPACE);
+    const uid = status().pf.metadata.uid!;
+    assert.equal(policy?.metadata?.name, `pf-${uid}`);
+    assert.deepEqual(policy?.spec?.podSelector, { matchLabels: { [LABELS.component]: 'helper', [LABELS.ownerUid]: uid } });
+    assert.deepEqual(policy?.spec?.ingress, [
+      { _from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } } }], ports: [{ port: 10080, protocol: 'TCP' }] },
+    ]);
+    const replaced = cluster.networkPolicies.list()[0]!.metadata!.resourceVersion;
+    await reconcile('team-a/web');
+    assert.equal(cluster.networkPolicies.list().length, 1);
+    assert.equal(cluster.networkPolicies.list()[0]!.metadata!.resourceVersion, replaced, 'not rewritten when nothing changed');
+  });
+
+  it('puts the policy back when someone edits it', async () => {
+    await reconcile('team-a/web');
+    const [policy] = cluster.networkPolicies.list(OPERATOR_NAMESPACE);
+    cluster.networkPolicies.put({ ...policy!, spec: { ...policy!.spec!, ingress: [{}] } }); // open to all
+    await reconcile('team-a/web');
+    assert.deepEqual(cluster.networkPolicies.list(OPERATOR_NAMESPACE)[0]!.spec!.ingress, policy!.spec!.ingress);
   });
 
   it('waits, saying so, while the pod is missing, and tears the helper down', async () => {
@@ -448,6 +478,47 @@ describe('reaching into another namespace', () => {
     await reconcile('team-a/db');
     assert.deepEqual(cluster.helpers(), [], 'the tunnel is torn down');
     assert.equal(status('db').ready?.reason, 'CrossNamespaceNotAllowed');
+  });
+});
+
+describe('clients beyond the PortForward\'s namespace', () => {
+  beforeEach(() => setup());
+
+  it('are let in by the policy as NetworkPolicy peers; a podSelector alone means pods of the PortForward\'s namespace', async () => {
+    cluster.addPod(pod('team-a', 'nginx'));
+    const clients = [{ namespaceSelector: { matchLabels: { team: 'b' } } }, { podSelector: { matchLabels: { role: 'debug' } } }];
+    cluster.addPortForward(portForward('team-a', 'web', { ...webSpec, clients }));
+    await reconcile('team-a/web');
+    const own = { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } };
+    assert.deepEqual(cluster.networkPolicies.list()[0]!.spec!.ingress![0]!._from, [
+      { namespaceSelector: own },
+      { namespaceSelector: { matchLabels: { team: 'b' } } },
+      { namespaceSelector: own, podSelector: { matchLabels: { role: 'debug' } } },
+    ]);
+  });
+
+  it('for a target in another namespace, must stay within its opt-in: refused with ClientsNotAllowed otherwise', async () => {
+    cluster.addNamespace('databases', { 'portforward.io/allow-from': 'team-a,team-b' });
+    cluster.addPod(pod('databases', 'postgres-0'));
+    const spec = (clients: unknown[]) => ({ target: { namespace: 'databases', pod: 'postgres-0' }, ports: [{ port: 5432 }], clients });
+    cluster.addPortForward(portForward('team-a', 'db', spec([{ namespaceSelector: { matchLabels: { team: 'c' } } }])));
+    await reconcile('team-a/db');
+    const { status: s, ready } = status('db');
+    assert.equal(s?.phase, 'Failed');
+    assert.equal(ready?.reason, 'ClientsNotAllowed');
+    assert.match(ready!.message, /spec\.clients\[0\]\.namespaceSelector does not name its namespaces .* namespace "databases" .* lets only team-a, team-b reach its pods/);
+    assert.deepEqual(cluster.helpers(), []);
+
+    const pf = cluster.pf('team-a', 'db')!;
+    cluster.portForwards.put({ ...pf, spec: spec([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'team-b' } }, podSelector: { matchLabels: { app: 'x' } } }]) });
+    await reconcile('team-a/db');
+    assert.equal(cluster.helpers().length, 1, 'a client named among the allowed namespaces is fine');
+
+    cluster.addNamespace('databases', { 'portforward.io/allow-from': 'team-a' });
+    await reconcile('team-a/db');
+    assert.equal(status('db').ready?.reason, 'ClientsNotAllowed', 'team-b is no longer allowed');
+    assert.match(status('db').ready!.message, /names namespace\(s\) team-b/);
+    assert.deepEqual(cluster.helpers(), [], 'the tunnel is torn down');
   });
 });
 

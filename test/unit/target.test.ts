@@ -145,3 +145,16 @@ describe('a target in another namespace', () => {
     assert.equal(missing.message, listsOthers.message);
   });
 });
+
+describe('which namespaces a client selector names', () => {
+  it('by matchLabels or In on kubernetes.io/metadata.name, ANDed; any other label names none', async () => {
+    const { namedNamespaces } = await import('../../src/controller/clients.js');
+    const key = 'kubernetes.io/metadata.name';
+    assert.deepEqual(namedNamespaces({ matchLabels: { [key]: 'team-b' } }), ['team-b']);
+    assert.deepEqual(namedNamespaces({ matchExpressions: [{ key, operator: 'In', values: ['a', 'b'] }] }), ['a', 'b']);
+    assert.deepEqual(namedNamespaces({ matchLabels: { [key]: 'a' }, matchExpressions: [{ key, operator: 'In', values: ['a', 'b'] }] }), ['a']);
+    assert.equal(namedNamespaces({ matchLabels: { team: 'b' } }), undefined);
+    assert.equal(namedNamespaces({ matchExpressions: [{ key, operator: 'NotIn', values: ['a'] }] }), undefined);
+    assert.equal(namedNamespaces({}), undefined, '{} is every namespace');
+  });
+});

@@ -2,7 +2,7 @@
 // and a KubeApi that writes into them with the API server's rules that matter here: uids,
 // resourceVersion conflicts, 409 on create of an existing name, 404 on missing objects, finalizers
 // holding a deleted PortForward, a clusterIP for new Services.
-import type { CoreV1Event, KubernetesObject, V1EndpointSlice, V1Endpoints, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { CoreV1Event, KubernetesObject, V1EndpointSlice, V1Endpoints, V1Namespace, V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { PortForward } from '../../../src/api/index.js';
 import type { KubeApi } from '../../../src/kube/api.js';
 import type { Store } from '../../../src/kube/resilient-informer.js';
@@ -44,6 +44,7 @@ export class FakeCluster implements ClusterCache {
   /** v1 Endpoints an older operator version wrote. */
   readonly legacyEndpoints = new MemoryStore<V1Endpoints>();
   readonly namespaces = new MemoryStore<V1Namespace>();
+  readonly networkPolicies = new MemoryStore<V1NetworkPolicy>();
   readonly events: CoreV1Event[] = [];
   /** Objects outside the operator's label filter: visible to reads, not to the caches. */
   readonly foreignServices = new MemoryStore<V1Service>();
@@ -175,6 +176,16 @@ export class FakeCluster implements ClusterCache {
       this.writes++;
       this.endpointSlices.delete(namespace, name);
     },
+    listNetworkPolicies: async (namespace, selector) => {
+      const [key, value] = selector.split('=');
+      return this.networkPolicies.list(namespace).filter((p) => p.metadata?.labels?.[key!] === value);
+    },
+    createNetworkPolicy: async (policy) => this.create(this.networkPolicies, policy),
+    replaceNetworkPolicy: async (policy) => this.replace(this.networkPolicies, policy),
+    deleteNetworkPolicy: async (namespace, name) => {
+      this.writes++;
+      this.networkPolicies.delete(namespace, name);
+    },
     listLegacyEndpoints: async (selector) => {
       const [key, value] = selector.split('=');
       return this.legacyEndpoints.list().filter((e) => e.metadata?.labels?.[key!] === value);
@@ -234,13 +245,14 @@ export class LaggingCache implements ClusterCache {
   readonly services = new MemoryStore<V1Service>();
   readonly endpointSlices = new MemoryStore<V1EndpointSlice>();
   readonly namespaces = new MemoryStore<V1Namespace>();
+  readonly networkPolicies = new MemoryStore<V1NetworkPolicy>();
 
   constructor(private readonly cluster: FakeCluster) {
     this.catchUp();
   }
 
   catchUp(): void {
-    for (const kind of ['portForwards', 'pods', 'services', 'endpointSlices', 'namespaces'] as const) {
+    for (const kind of ['portForwards', 'pods', 'services', 'endpointSlices', 'namespaces', 'networkPolicies'] as const) {
       const mine = this[kind].objects as Map<string, KubernetesObject>;
       mine.clear();
       for (const [key, obj] of this.cluster[kind].objects) mine.set(key, clone(obj));
