@@ -10,9 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { helperPodFor } from '../src/resources/helper-pod.js';
-import { parseSpec } from '../src/api/index.js';
 import { apply, eventually, exec, getJson, kubectl, KUBECONFIG, sleep, waitRunning } from '../test/e2e/lib/kube.js';
+import { classicHelper } from '../test/e2e/lib/portforward.js';
 
 const run = promisify(execFile);
 const NS = 'pf-bench';
@@ -107,17 +106,9 @@ async function setup() {
   const pf = await getJson(['portforward', '-n', NS, 'bench']);
 
   // The classic relay, for comparison: the same helper pod with the exec-per-connection data path.
-  const parsed = parseSpec(spec);
-  if (!parsed.ok) throw new Error(parsed.message);
-  const classic = helperPodFor(
-    { namespace: NS, name: 'bench-classic', uid: 'bench-classic' },
-    parsed.spec,
-    { namespace: NS, pod: 'target', uid: target.metadata.uid, node: target.spec.nodeName, ips: [target.status.podIP], tolerations: [] },
-    { namespace: OPERATOR_NS, image: 'localhost/portforward-helper:dev', imagePullPolicy: 'IfNotPresent', dataPath: 'exec', priorityClassName: 'portforward-helper' },
-  );
-  classic.metadata!.labels = { app: 'bench-classic' }; // not the operator's: it must not adopt or delete it
+  const [classic, classicPolicy] = classicHelper(NS, 'bench-classic', spec, target);
   await kubectl(['delete', 'pod', '-n', OPERATOR_NS, classic.metadata!.name!, '--ignore-not-found', '--wait=true']);
-  await apply(classic);
+  await apply(classic, classicPolicy);
   const classicPod = await waitRunning(OPERATOR_NS, classic.metadata!.name!);
   return {
     targetIP: target.status.podIP as string,
@@ -279,7 +270,7 @@ async function main() {
   console.log(table(results));
   for (const r of results) for (const f of r.failures ?? []) console.log(`${r.path}: ${f}`);
   console.log('\nwritten: bench/results/latest.json');
-  await kubectl(['delete', 'pod', '-n', OPERATOR_NS, s.classicPod, '--wait=false']);
+  await kubectl(['delete', 'pod,networkpolicy', '-n', OPERATOR_NS, s.classicPod, '--wait=false']);
 }
 
 main().catch((err) => {

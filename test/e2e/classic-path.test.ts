@@ -4,10 +4,8 @@
 // and UDP to a target that listens on 127.0.0.1 only.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { helperPodFor } from '../../src/resources/helper-pod.js';
-import { parseSpec } from '../../src/api/index.js';
 import { apply, eventually, getJson, kubectl, testNamespace, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, clientPod, loopbackTarget } from './lib/portforward.js';
+import { OPERATOR_NS, classicHelper, clientPod, loopbackTarget } from './lib/portforward.js';
 
 describe('the classic exec data path', () => {
   let ns: Awaited<ReturnType<typeof testNamespace>>;
@@ -21,17 +19,10 @@ describe('the classic exec data path', () => {
     await waitRunning(ns.name, 'web');
     client = await clientPod(ns.name);
     const target = await getJson(['pod', '-n', ns.name, 'web']);
-    const parsed = parseSpec({ target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }, { port: 5353, protocol: 'UDP' }] });
-    if (!parsed.ok) throw new Error(parsed.message);
-    const helper = helperPodFor(
-      { namespace: ns.name, name: 'classic', uid: `classic-${ns.name}` },
-      parsed.spec,
-      { namespace: ns.name, pod: 'web', uid: target.metadata.uid, node: target.spec.nodeName, ips: [target.status.podIP], tolerations: [] },
-      { namespace: OPERATOR_NS, image: 'localhost/portforward-helper:dev', imagePullPolicy: 'IfNotPresent', dataPath: 'exec', priorityClassName: 'portforward-helper' },
-    );
-    helper.metadata!.labels = { app: 'e2e-classic' }; // not the operator's: it must not adopt or delete it
+    const spec = { target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }, { port: 5353, protocol: 'UDP' }] };
+    const [helper, policy] = classicHelper(ns.name, 'e2e-classic', spec, target);
     helperName = helper.metadata!.name!;
-    await apply(helper);
+    await apply(helper, policy);
     const ready = await eventually('the classic helper Ready', async () => {
       const p = await getJson(['pod', '-n', OPERATOR_NS, helperName]);
       return p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
@@ -39,7 +30,7 @@ describe('the classic exec data path', () => {
     helperIP = ready.status.podIP;
   });
   after(async () => {
-    if (helperName) await kubectl(['delete', 'pod', '-n', OPERATOR_NS, helperName, '--ignore-not-found', '--wait=false']);
+    if (helperName) await kubectl(['delete', 'pod,networkpolicy', '-n', OPERATOR_NS, helperName, '--ignore-not-found', '--wait=false']);
     await ns?.remove();
   });
 

@@ -1,4 +1,7 @@
 // Helpers for PortForward stories: targets that listen on loopback only, and reading status.
+import type { V1Pod } from '@kubernetes/client-node';
+import { parseSpec } from '../../../src/api/index.js';
+import { helperPodFor } from '../../../src/resources/helper-pod.js';
 import { apply, eventually, exec, getJson, kubectl, testNamespace, toolboxPod, waitRunning } from './kube.js';
 
 export const OPERATOR_NS = 'portforward-system';
@@ -79,4 +82,32 @@ export async function clientPod(ns: string, name = 'client') {
 export async function eventsFor(ns: string, name: string): Promise<any[]> {
   const list = await getJson(['events', '-n', ns, '--field-selector', `involvedObject.name=${name},involvedObject.kind=PortForward`]);
   return list.items;
+}
+
+/**
+ * A helper on the classic exec data path, built by the operator's own builder but labelled so that
+ * the operator leaves it alone, and the policy the operator would give it (ingress from clientNs):
+ * the baseline for tests and benchmarks. Apply both; delete both by the pod's name.
+ */
+export function classicHelper(clientNs: string, name: string, spec: unknown, target: any): [V1Pod, object] {
+  const parsed = parseSpec(spec);
+  if (!parsed.ok) throw new Error(parsed.message);
+  const pod = helperPodFor(
+    { namespace: clientNs, name, uid: `${name}-${clientNs}` },
+    parsed.spec,
+    { namespace: target.metadata.namespace, pod: target.metadata.name, uid: target.metadata.uid, node: target.spec.nodeName, ips: [target.status.podIP], tolerations: [] },
+    { namespace: OPERATOR_NS, image: 'localhost/portforward-helper:dev', imagePullPolicy: 'IfNotPresent', dataPath: 'exec', priorityClassName: 'portforward-helper' },
+  );
+  pod.metadata!.labels = { app: name }; // not the operator's: it must not adopt or delete it
+  const policy = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: pod.metadata!.name, namespace: OPERATOR_NS },
+    spec: {
+      podSelector: { matchLabels: { app: name } },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': clientNs } } }] }],
+    },
+  };
+  return [pod, policy];
 }
