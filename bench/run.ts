@@ -3,8 +3,9 @@
 // the target, (4) kubectl port-forward to the helper, (5) the classic exec-per-connection relay,
 // (6) the kubectl plugin's connect (the tunnel API). Each: iperf3, a plain bulk download, short
 // connections; UDP where the path carries it; for the machine paths also short connections while
-// another connection's reader is stalled (head-of-line blocking). Prints a table with ratios and
-// writes bench/results/latest.json.
+// another connection's reader is stalled (head-of-line blocking). For the download through a pod,
+// the CPU time the relay pod and the sending server's pod spent per GB moved, read from their
+// cgroups on the node. Prints a table with ratios and writes bench/results/latest.json.
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { apply, eventually, exec, getJson, kubectl, KUBECONFIG, sleep, waitRunning } from '../test/e2e/lib/kube.js';
 import { classicHelper } from '../test/e2e/lib/portforward.js';
+import { podCgroup } from './cgroup.js';
 
 const run = promisify(execFile);
 const NS = 'pf-bench';
@@ -29,6 +31,8 @@ interface Endpoint {
   echo: number;
   bulk: number;
   udp: boolean;
+  /** The pods whose CPU time the bulk download is charged to, by UID. */
+  cpu?: { relay?: string; server: string };
 }
 interface PathResult {
   path: string;
@@ -38,6 +42,9 @@ interface PathResult {
   p99Ms?: number;
   connectErrors?: number;
   bulkGbps?: number;
+  /** CPU-seconds per GB moved by the bulk download: the relay's pod (none for direct), the sender's. */
+  relayCpuSecondsPerGB?: number;
+  serverCpuSecondsPerGB?: number;
   /** Short connections while another connection's reader has stalled with data waiting. */
   stalledP50Ms?: number;
   udpMbps?: number;
@@ -110,7 +117,11 @@ async function setup() {
   await kubectl(['delete', 'pod', '-n', OPERATOR_NS, classic.metadata!.name!, '--ignore-not-found', '--wait=true']);
   await apply(classic, classicPolicy);
   const classicPod = await waitRunning(OPERATOR_NS, classic.metadata!.name!);
+  const helper = await getJson(['pod', '-n', OPERATOR_NS, pf.status.helper.pod]);
   return {
+    targetUID: target.metadata.uid as string,
+    helperUID: helper.metadata.uid as string,
+    classicUID: classicPod.metadata.uid as string,
     targetIP: target.status.podIP as string,
     serviceIP: pf.status.service.clusterIP as string,
     helperPod: pf.status.helper.pod as string,
@@ -179,7 +190,15 @@ async function measure(path: string, e: Endpoint, around: Around = direct): Prom
   if (lat) Object.assign(r, { p50Ms: lat.p50, p99Ms: lat.p99, connectErrors: lat.errors });
   log(`${path}: bulk download`);
   const bulkCmd = [...pythonScript(e.where, 'bulk_client.py'), e.host, String(e.bulk)];
-  r.bulkGbps = (await attempt('bulk download', async () => JSON.parse(await runAt(e.where, bulkCmd))))?.gbps;
+  const relayCpu = e.cpu?.relay ? podCgroup(e.cpu.relay) : undefined;
+  const serverCpu = e.cpu ? podCgroup(e.cpu.server) : undefined;
+  const [relay0, server0] = [relayCpu?.cpuSeconds(), serverCpu?.cpuSeconds()];
+  const bulk = await attempt('bulk download', async () => JSON.parse(await runAt(e.where, bulkCmd)));
+  r.bulkGbps = bulk?.gbps;
+  const perGB = (before: number | undefined, now: number | undefined) =>
+    bulk && before !== undefined && now !== undefined && !Number.isNaN(now - before) ? +((now - before) / (bulk.bytes / 1e9)).toFixed(3) : undefined;
+  r.relayCpuSecondsPerGB = perGB(relay0, relayCpu?.cpuSeconds());
+  r.serverCpuSecondsPerGB = perGB(server0, serverCpu?.cpuSeconds());
   if (e.where === 'machine') {
     log(`${path}: short connections beside a stalled reader`);
     const stalled = await attempt('short connections beside a stalled reader', () => besideStalledReader(e, () => runAt(e.where, latencyCmd)));
@@ -233,6 +252,7 @@ function table(results: PathResult[]) {
     `${fmt(r.tcp1Gbps)} (${ratio(r.tcp1Gbps, direct.tcp1Gbps)} / ${ratio(r.tcp1Gbps, pfTarget?.tcp1Gbps)})`,
     `${fmt(r.tcp4Gbps)} (${ratio(r.tcp4Gbps, direct.tcp4Gbps)})`,
     `${fmt(r.bulkGbps)} (${ratio(r.bulkGbps, direct.bulkGbps)} / ${ratio(r.bulkGbps, pfTarget?.bulkGbps)})`,
+    r.serverCpuSecondsPerGB === undefined ? 'n/a' : `${fmt(r.relayCpuSecondsPerGB, 3).replace('failed', '-')} / ${fmt(r.serverCpuSecondsPerGB, 3)}`,
     r.p50Ms === undefined ? 'failed' : `${fmt(r.p50Ms)} / ${fmt(r.p99Ms)} (+${fmt(r.p50Ms - (direct.p50Ms ?? 0))})${r.connectErrors ? `, ${r.connectErrors} errors` : ''}`,
     r.stalledP50Ms === undefined ? (r.path.includes('port-forward') || r.path.includes('connect') ? 'failed' : 'n/a') : fmt(r.stalledP50Ms),
     r.udpMbps === undefined ? 'n/a' : `${fmt(r.udpMbps, 0)} Mbit/s, ${fmt(r.udpLossPct, 1)}% lost; DNS-rate ${fmt(r.udpDnsLossPct, 1)}% lost`,
@@ -242,6 +262,7 @@ function table(results: PathResult[]) {
     'TCP 1 stream Gbit/s (vs 1 / vs 3)',
     'TCP 4 streams Gbit/s (vs 1)',
     'bulk download Gbit/s (vs 1 / vs 3)',
+    'CPU-s per GB: relay / sender',
     'connect+echo p50 / p99 ms (+p50 vs 1)',
     'p50 ms beside a stalled reader',
     'UDP',
@@ -255,12 +276,12 @@ async function main() {
   log('setting up the target, the client, a PortForward and a classic relay');
   const s = await setup();
   const results: PathResult[] = [];
-  results.push(await measure('(1) direct pod-to-pod', { where: 'pod', host: s.targetIP, iperf: 5201, echo: 7001, bulk: 7003, udp: true }));
-  results.push(await measure('(2) PortForward Service', { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, bulk: 7004, udp: true }));
+  results.push(await measure('(1) direct pod-to-pod', { where: 'pod', host: s.targetIP, iperf: 5201, echo: 7001, bulk: 7003, udp: true, cpu: { server: s.targetUID } }));
+  results.push(await measure('(2) PortForward Service', { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, bulk: 7004, udp: true, cpu: { relay: s.helperUID, server: s.targetUID } }));
   const kubectlArgs = (pod: string, ns: string) => ['--kubeconfig', KUBECONFIG, 'port-forward', '-n', ns, `pod/${pod}`];
   results.push(await viaLocal('(3) kubectl port-forward to target', 'kubectl', [...kubectlArgs('target', NS), '15202:5202', '17002:7002', '17004:7004'], [15202, 17002, 17004]));
   results.push(await viaLocal('(4) kubectl port-forward to helper', 'kubectl', [...kubectlArgs(s.helperPod, OPERATOR_NS), '25202:5202', '27002:7002', '27004:7004'], [25202, 27002, 27004]));
-  results.push(await measure('(5) classic exec relay', { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, bulk: 7004, udp: false }));
+  results.push(await measure('(5) classic exec relay', { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, bulk: 7004, udp: false, cpu: { relay: s.classicUID, server: s.targetUID } }));
   const connectArgs = ['bin/kubectl-pf.js', 'connect', '-n', NS, 'bench', '35202:5202', '35202:5202/udp', '37002:7002', '37004:7004'];
   results.push(await viaLocal('(6) kubectl pf connect (tunnel API)', 'node', connectArgs, [35202, 37002, 37004], true));
 

@@ -1,7 +1,8 @@
 // Scale benchmarks on the local cluster: 200 PortForwards at once against 200 bare pods (the same
 // cluster, the same run), and 1000 PortForwards whose targets do not exist (status-only work).
 // Reports times, ratios, operator CPU, peak memory and API requests; merged into bench/results/latest.json.
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { podCgroup } from './cgroup.js';
 import { apply, getJson, kubectl, sleep } from '../test/e2e/lib/kube.js';
 import { OPERATOR_NS, loopbackTarget, portForward } from '../test/e2e/lib/portforward.js';
 
@@ -41,28 +42,6 @@ async function deleteNamespace(ns: string) {
   await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true', '--timeout=600s'], { timeoutMs: 620_000 });
 }
 
-/** The operator pod's cgroup on this node (cgroup v1, cgroupfs): its CPU time and peak memory. */
-function operatorCgroup(uid: string) {
-  const find = (root: string): string | undefined => {
-    if (!existsSync(root)) return undefined;
-    for (const entry of readdirSync(root, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
-      if (entry.name === `pod${uid}`) return `${root}/${entry.name}`;
-      const deeper = find(`${root}/${entry.name}`);
-      if (deeper) return deeper;
-    }
-    return undefined;
-  };
-  const memory = find('/sys/fs/cgroup/memory/pfdev');
-  const cpu = find('/sys/fs/cgroup/cpuacct/pfdev');
-  return {
-    cpuSeconds: () => (cpu ? Number(readFileSync(`${cpu}/cpuacct.usage`, 'utf8')) / 1e9 : NaN),
-    memoryMiB: () => (memory ? Number(readFileSync(`${memory}/memory.usage_in_bytes`, 'utf8')) / 2 ** 20 : NaN),
-    resetPeak: () => memory && writeFileSync(`${memory}/memory.max_usage_in_bytes`, '0'),
-    peakMiB: () => (memory ? Number(readFileSync(`${memory}/memory.max_usage_in_bytes`, 'utf8')) / 2 ** 20 : NaN),
-  };
-}
-
 async function operatorMetrics(pod: string): Promise<{ reconciles: number; apiRequests: number }> {
   const text = await kubectl(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NS}/pods/${pod}:8080/proxy/metrics`]);
   const sum = (prefix: string) =>
@@ -74,7 +53,7 @@ async function main() {
   const operator = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=operator'])).items.find(
     (p: any) => !p.metadata.deletionTimestamp && p.status.phase === 'Running',
   );
-  const cg = operatorCgroup(operator.metadata.uid);
+  const cg = podCgroup(operator.metadata.uid);
   const results: Record<string, unknown> = {};
 
   log(`${PODS} bare pods`);

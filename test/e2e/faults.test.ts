@@ -14,6 +14,20 @@ const component = (action: 'stop' | 'start' | 'restart', name: string) =>
 /** Runs a command inside the cluster's network namespace (the lab). */
 const inLab = (...cmd: string[]) => run('ip', ['netns', 'exec', 'pflab', ...cmd], { timeout: 30_000 });
 
+// A firewall rule inside the cluster's network namespace drops a pod's packets to the API server.
+// In mangle, not filter: kube-router keeps its chains first in filter and accepts what its policies allow.
+const cutRule = (ip: string) => ['-s', ip, '-p', 'tcp', '--dport', '6443', '-j', 'DROP'];
+async function cutFromApiServer(ip: string): Promise<void> {
+  await inLab('iptables', '-t', 'mangle', '-N', 'PF_E2E_CUT');
+  await inLab('iptables', '-t', 'mangle', '-A', 'PF_E2E_CUT', ...cutRule(ip));
+  await inLab('iptables', '-t', 'mangle', '-I', 'INPUT', '-j', 'PF_E2E_CUT');
+}
+async function restoreApiServerReach(): Promise<void> {
+  await inLab('iptables', '-t', 'mangle', '-D', 'INPUT', '-j', 'PF_E2E_CUT');
+  await inLab('iptables', '-t', 'mangle', '-F', 'PF_E2E_CUT');
+  await inLab('iptables', '-t', 'mangle', '-X', 'PF_E2E_CUT');
+}
+
 async function apiServerAnswers(): Promise<boolean> {
   return (await kubectl(['get', '--raw', '/readyz'], { timeoutMs: 5000 }).catch(() => '')).trim() === 'ok';
 }
@@ -68,9 +82,7 @@ describe('faults', () => {
     await eventually('tunnels serve', () => serves('a'), 20_000);
   });
   after(async () => {
-    await inLab('iptables', '-D', 'INPUT', '-j', 'PF_E2E_CUT').catch(() => undefined);
-    await inLab('iptables', '-F', 'PF_E2E_CUT').catch(() => undefined);
-    await inLab('iptables', '-X', 'PF_E2E_CUT').catch(() => undefined);
+    await restoreApiServerReach().catch(() => undefined);
     await ns?.remove();
   });
 
@@ -139,10 +151,7 @@ describe('faults', () => {
       (p: any) => !p.metadata.deletionTimestamp,
     );
     const ip: string = operator.status.podIP;
-    // A firewall rule inside the cluster's network namespace: the operator's packets to the API server are dropped.
-    await inLab('iptables', '-N', 'PF_E2E_CUT');
-    await inLab('iptables', '-A', 'PF_E2E_CUT', '-s', ip, '-p', 'tcp', '--dport', '6443', '-j', 'DROP');
-    await inLab('iptables', '-I', 'INPUT', '-j', 'PF_E2E_CUT');
+    await cutFromApiServer(ip);
     try {
       // While it is cut off: a new PortForward, and a helper deleted behind its back.
       await apply(portForward(ns.name, 'during-cut', { target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }] }));
@@ -152,9 +161,7 @@ describe('faults', () => {
       await sleep(20_000);
       assert.notEqual((await getPf(ns.name, 'during-cut')).status?.phase, 'Ready', 'nothing could act while cut off');
     } finally {
-      await inLab('iptables', '-D', 'INPUT', '-j', 'PF_E2E_CUT');
-      await inLab('iptables', '-F', 'PF_E2E_CUT');
-      await inLab('iptables', '-X', 'PF_E2E_CUT');
+      await restoreApiServerReach();
     }
     await converged();
     assert.match(await eventually('traffic through the recreated helper', () => serves('a'), 30_000), /hello from web/);
