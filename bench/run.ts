@@ -17,7 +17,7 @@ import { podCgroup } from './cgroup.js';
 
 const run = promisify(execFile);
 const NS = 'pf-bench';
-const OPERATOR_NS = 'portforward-system';
+const HELPER_NS = 'portforward-helpers';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4); // per iperf3 run: the load is bounded in time
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 300); // short connections per latency run
 const DNS_LIKE_RATE = '800K'; // 1000 datagrams/s of 100 bytes: a busy DNS or syslog client
@@ -114,10 +114,10 @@ async function setup() {
 
   // The classic relay, for comparison: the same helper pod with the exec-per-connection data path.
   const [classic, classicPolicy] = classicHelper(NS, 'bench-classic', spec, target);
-  await kubectl(['delete', 'pod', '-n', OPERATOR_NS, classic.metadata!.name!, '--ignore-not-found', '--wait=true']);
+  await kubectl(['delete', 'pod', '-n', HELPER_NS, classic.metadata!.name!, '--ignore-not-found', '--wait=true']);
   await apply(classic, classicPolicy);
-  const classicPod = await waitRunning(OPERATOR_NS, classic.metadata!.name!);
-  const helper = await getJson(['pod', '-n', OPERATOR_NS, pf.status.helper.pod]);
+  const classicPod = await waitRunning(HELPER_NS, classic.metadata!.name!);
+  const helper = await getJson(['pod', '-n', HELPER_NS, pf.status.helper.pod]);
   return {
     targetUID: target.metadata.uid as string,
     helperUID: helper.metadata.uid as string,
@@ -280,7 +280,7 @@ async function main() {
   results.push(await measure('(2) PortForward Service', { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, bulk: 7004, udp: true, cpu: { relay: s.helperUID, server: s.targetUID } }));
   const kubectlArgs = (pod: string, ns: string) => ['--kubeconfig', KUBECONFIG, 'port-forward', '-n', ns, `pod/${pod}`];
   results.push(await viaLocal('(3) kubectl port-forward to target', 'kubectl', [...kubectlArgs('target', NS), '15202:5202', '17002:7002', '17004:7004'], [15202, 17002, 17004]));
-  results.push(await viaLocal('(4) kubectl port-forward to helper', 'kubectl', [...kubectlArgs(s.helperPod, OPERATOR_NS), '25202:5202', '27002:7002', '27004:7004'], [25202, 27002, 27004]));
+  results.push(await viaLocal('(4) kubectl port-forward to helper', 'kubectl', [...kubectlArgs(s.helperPod, HELPER_NS), '25202:5202', '27002:7002', '27004:7004'], [25202, 27002, 27004]));
   results.push(await measure('(5) classic exec relay', { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, bulk: 7004, udp: false, cpu: { relay: s.classicUID, server: s.targetUID } }));
   const connectArgs = ['bin/kubectl-pf.js', 'connect', '-n', NS, 'bench', '35202:5202', '35202:5202/udp', '37002:7002', '37004:7004'];
   results.push(await viaLocal('(6) kubectl pf connect (tunnel API)', 'node', connectArgs, [35202, 37002, 37004], true));
@@ -291,7 +291,7 @@ async function main() {
   console.log(table(results));
   for (const r of results) for (const f of r.failures ?? []) console.log(`${r.path}: ${f}`);
   console.log('\nwritten: bench/results/latest.json');
-  await kubectl(['delete', 'pod,networkpolicy', '-n', OPERATOR_NS, s.classicPod, '--wait=false']);
+  await kubectl(['delete', 'pod,networkpolicy', '-n', HELPER_NS, s.classicPod, '--wait=false']);
 }
 
 main().catch((err) => {

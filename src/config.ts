@@ -4,7 +4,10 @@ import { parseDuration } from './api/duration.js';
 import { HELPER_DATA_PATHS, type HelperDataPath } from './resources/helper-pod.js';
 
 const envSchema = z.object({
+  /** The operator's own namespace: its leader Lease. */
   OPERATOR_NAMESPACE: z.string().default('portforward-system'),
+  /** Where helper pods and their NetworkPolicies live: the one namespace labelled for privileged pods. */
+  HELPER_NAMESPACE: z.string().default('portforward-helpers'),
   HELPER_IMAGE: z.string().default('localhost/portforward-helper:dev'),
   HELPER_IMAGE_PULL_POLICY: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
   /**
@@ -39,6 +42,7 @@ const envSchema = z.object({
 
 export interface Config {
   namespace: string;
+  helperNamespace: string;
   helperImage: string;
   helperImagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   helperDataPath: HelperDataPath;
@@ -61,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (maxTtl === null) throw new Error(`MAX_TTL: "${e.MAX_TTL}" is not a duration like 30m, 2h or 7d`);
   return {
     namespace: e.OPERATOR_NAMESPACE,
+    helperNamespace: e.HELPER_NAMESPACE,
     helperImage: e.HELPER_IMAGE,
     helperImagePullPolicy: e.HELPER_IMAGE_PULL_POLICY,
     helperDataPath: e.HELPER_DATA_PATH,

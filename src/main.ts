@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const clients = createKubeClients();
   const metrics = new Metrics();
   const api = metrics.countCalls(createKubeApi(clients));
-  const informers = createInformers(clients, config.namespace, log);
+  const informers = createInformers(clients, config.helperNamespace, log);
   const reconciler = new Reconciler({
     config,
     cache: informers,
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     api,
     metrics,
     log,
-    operatorNamespace: config.namespace,
+    helperNamespace: config.helperNamespace,
     concurrency: config.concurrency,
     resyncSeconds: config.resyncSeconds,
   });

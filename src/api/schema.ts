@@ -3,6 +3,9 @@
 import { z } from 'zod';
 import { TTL_PATTERN } from './duration.js';
 
+/** A generous default: long-lived database and shell sessions stay up; a forgotten one ends. */
+export const DEFAULT_IDLE_TIMEOUT = '1h';
+
 export const GROUP = 'portforward.io';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
@@ -77,11 +80,16 @@ const labelSelectorRequirement = z.object({
     .describe('Values for In and NotIn; empty for Exists and DoesNotExist.'),
 });
 
+const MAX_MATCH_LABELS = 32;
+
 /** A Kubernetes label selector; `what` says what its labels are on. */
 const labelSelector = (what: string) =>
   z.object({
+    // bounded, like every list here, so that no PortForward can be made large enough to weigh on the operator's cache
     matchLabels: z
       .record(z.string().max(316).regex(new RegExp(LABEL_KEY)), z.string().max(63).regex(new RegExp(LABEL_VALUE)))
+      .refine((labels) => Object.keys(labels).length <= MAX_MATCH_LABELS, { message: `at most ${MAX_MATCH_LABELS} labels` })
+      .meta({ maxProperties: MAX_MATCH_LABELS })
       .optional()
       .describe(`Labels ${what} must carry.`),
     matchExpressions: z.array(labelSelectorRequirement).max(32).optional().describe('Label requirements, ANDed.'),
@@ -170,6 +178,17 @@ export const specSchema = z
         holds: (ports) => unique(ports.flatMap((p) => (p.name === undefined ? [] : [p.name]))),
       },
     ]).describe('The ports to relay: at least one, at most 64.'),
+    idleTimeout: withRules(z.string().max(32), [
+      {
+        cel: `self.matches('${TTL_PATTERN}')`,
+        message: 'idleTimeout must be a duration like 90s, 30m, 2h or 0s (whole numbers with the units s, m, h or d)',
+        holds: (d) => new RegExp(TTL_PATTERN).test(d),
+      },
+    ])
+      .optional()
+      .describe(
+        `How long a TCP connection through the tunnel may carry no data either way before the helper closes it. Default ${DEFAULT_IDLE_TIMEOUT}; 0s: never. (The classic exec data path ignores it.)`,
+      ),
     ttl: withRules(z.string().max(32), [
       {
         // a CEL rule rather than a pattern, so a refusal says what a duration looks like

@@ -24,7 +24,7 @@ export interface ControllerDeps {
   api: KubeApi;
   metrics: Metrics;
   log: Logger;
-  operatorNamespace: string;
+  helperNamespace: string;
   concurrency: number;
   resyncSeconds: number;
 }
@@ -50,7 +50,7 @@ export class Controller {
     // The index follows every PortForward event, also before this replica leads.
     pfs.onChange((pf) => this.index.update(keyOfPortForward(pf), pfs.get(pf.metadata.namespace ?? '', pf.metadata.name ?? '')));
     this.watch(pfs, (pf) => [keyOfPortForward(pf)]);
-    this.watch(informers.pods, (pod) => keysForPod(pod, pfs, this.index, deps.operatorNamespace));
+    this.watch(informers.pods, (pod) => keysForPod(pod, pfs, this.index, deps.helperNamespace));
     this.watch(informers.services, (svc) => keysForOwned(svc, pfs));
     this.watch(informers.endpointSlices, (slice) => keysForOwned(slice, pfs));
     this.watch(informers.namespaces, (ns) => keysForNamespace(ns, this.index));
@@ -114,13 +114,13 @@ export class Controller {
   /** Every PortForward again, and helpers and policies whose PortForward is gone without its finalizer. */
   private async resync(): Promise<void> {
     if (!this.running) return;
-    const { informers, api, log, operatorNamespace } = this.deps;
+    const { informers, api, log, helperNamespace } = this.deps;
     for (const pf of informers.portForwards.list()) this.queue.add(keyOfPortForward(pf));
     try {
-      const orphans = orphanHelpers(informers.pods, informers.portForwards, operatorNamespace);
+      const orphans = orphanHelpers(informers.pods, informers.portForwards, helperNamespace);
       await deleteHelpers(api, orphans, log, 'its PortForward no longer exists');
-      for (const policy of orphanPolicies(informers.networkPolicies, informers.portForwards, operatorNamespace)) {
-        await api.deleteNetworkPolicy(operatorNamespace, policy.metadata!.name!);
+      for (const policy of orphanPolicies(informers.networkPolicies, informers.portForwards, helperNamespace)) {
+        await api.deleteNetworkPolicy(helperNamespace, policy.metadata!.name!);
         log.info('deleted orphaned helper NetworkPolicy', { policy: policy.metadata!.name });
       }
     } catch (err) {

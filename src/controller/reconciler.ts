@@ -9,7 +9,7 @@ import { describeError, isApiError } from '../kube/errors.js';
 import type { ClusterCache } from '../kube/caches.js';
 import { rfc3339, timeMs } from '../kube/time.js';
 import { healthPort, helperPodFor, type HelperSettings } from '../resources/helper-pod.js';
-import { proxyServiceName, serviceName as serviceNameOf } from '../resources/names.js';
+import { serviceName as serviceNameOf } from '../resources/names.js';
 import { endpointSliceFor, serviceFor, type HelperEndpoint } from '../resources/service.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.js';
 import { allHelpers, cachedHelpers, deleteHelpers, ownerSelector } from './helper-pods.js';
@@ -32,13 +32,13 @@ import { askHelper, checkTraffic, type TunnelProbe } from './traffic-check.js';
 
 export type ReconcilerConfig = Pick<
   Config,
-  'namespace' | 'helperImage' | 'helperImagePullPolicy' | 'helperDataPath' | 'helperPriorityClass' | 'maxTtlSeconds' | 'helperMaxStartingPerNode' | 'readyCheck'
+  'helperNamespace' | 'helperImage' | 'helperImagePullPolicy' | 'helperDataPath' | 'helperPriorityClass' | 'maxTtlSeconds' | 'helperMaxStartingPerNode' | 'readyCheck'
 >;
 
 /** What the helper pod builder takes from the operator's settings. */
 export function helperSettingsOf(config: ReconcilerConfig): HelperSettings {
   return {
-    namespace: config.namespace,
+    namespace: config.helperNamespace,
     image: config.helperImage,
     imagePullPolicy: config.helperImagePullPolicy,
     dataPath: config.helperDataPath,
@@ -133,12 +133,10 @@ export class Reconciler {
     if (!hasFinalizer(pf)) return done;
     const owner = ownerOf(pf);
     // Ask the API server rather than the cache: a helper created a moment ago must not survive.
-    const helpers = await this.api.listPods(this.config.namespace, ownerSelector(owner.uid));
+    const helpers = await this.api.listPods(this.config.helperNamespace, ownerSelector(owner.uid));
     await deleteHelpers(this.api, helpers, log, 'PortForward deleted');
-    await deleteHelperPolicies(this.api, this.config.namespace, owner.uid, log);
+    await deleteHelperPolicies(this.api, this.config.helperNamespace, owner.uid, log);
     await deleteOwnedChildren(this.api, this.cache, owner, serviceNameOf(owner.name));
-    // The headless Service beside the helper that versions before the tunnel API made.
-    await this.api.deleteService(this.config.namespace, proxyServiceName(owner.namespace, owner.name));
     await onPrimary(removeFinalizer(this.api, pf));
     this.events.forget(owner.uid);
     log.info('cleaned up after deleted PortForward');
@@ -208,11 +206,11 @@ export class Reconciler {
       return { readiness: { reason: 'ClientsNotAllowed', message: refusal }, result: done }; // a namespace event brings the change
     }
     // The policy before the helper: a helper is never reachable beyond its clients.
-    if ((await syncHelperPolicy(this.api, this.cache.networkPolicies, helperPolicyFor(owner, spec, this.config.namespace))) === 'retry') return retrySoon;
+    if ((await syncHelperPolicy(this.api, this.cache.networkPolicies, helperPolicyFor(owner, spec, this.config.helperNamespace))) === 'retry') return retrySoon;
 
     const desired = helperPodFor(owner, spec, target, this.helperSettings);
     const helperName = desired.metadata!.name!;
-    const plan = planHelper(cachedHelpers(this.cache.pods, this.config.namespace, owner.uid), desired);
+    const plan = planHelper(cachedHelpers(this.cache.pods, this.config.helperNamespace, owner.uid), desired);
     await deleteHelpers(this.api, plan.remove, log, 'replaced by a helper for the current target and spec');
     // An outdated helper keeps serving until its node has a start slot for the replacement.
     let helper = plan.current;
@@ -238,7 +236,7 @@ export class Reconciler {
     // The slice follows the helper that serves now (none, once the old one is gone): never a deleted helper's IP.
     const endpoint: HelperEndpoint | undefined =
       helper && helperIP
-        ? { podName: helper.metadata!.name!, podNamespace: this.config.namespace, podIP: helperIP, nodeName: target.node, ready: relays }
+        ? { podName: helper.metadata!.name!, podNamespace: this.config.helperNamespace, podIP: helperIP, nodeName: target.node, ready: relays }
         : undefined;
     const blocked = await this.syncSlice(pass, spec, endpoint, log);
     if (blocked) return blocked;
@@ -253,10 +251,10 @@ export class Reconciler {
     }
     const helperExists = helper !== undefined || plan.create;
     if (helperExists) {
-      observed.helper = { namespace: this.config.namespace, pod: helper?.metadata?.name ?? helperName, ...(helperIP ? { podIP: helperIP } : {}) };
+      observed.helper = { namespace: this.config.helperNamespace, pod: helper?.metadata?.name ?? helperName, ...(helperIP ? { podIP: helperIP } : {}) };
     }
 
-    let notReady = relays ? undefined : helperNotReady(helper, helperName, this.config.namespace, target.node, this.now());
+    let notReady = relays ? undefined : helperNotReady(helper, helperName, this.config.helperNamespace, target.node, this.now());
     let recheckMs: number | undefined;
     if (!notReady && helperIP && checksTraffic) {
       const verdict = await checkTraffic(this.probe, { spec, target, helperName, helperIP, answer, clusterIP: observed.service?.clusterIP });
@@ -274,7 +272,7 @@ export class Reconciler {
 
   /** A start slot on node for creating or replacing a helper, if one is free: see StartLimits. */
   private takeStartSlot(node: string, kind: Reservation['kind'], uid?: string): Reservation | undefined {
-    return this.startLimits.take(node, allHelpers(this.cache.pods, this.config.namespace), kind, uid);
+    return this.startLimits.take(node, allHelpers(this.cache.pods, this.config.helperNamespace), kind, uid);
   }
 
   /** Runs the write the slot was taken for; a write that failed gives the slot back. */
@@ -301,7 +299,7 @@ export class Reconciler {
     } catch (err) {
       this.startLimits.release(slot);
       if (isApiError(err, 409)) return retrySoon; // our cache has not seen it yet
-      const message = `Could not create helper pod ${this.config.namespace}/${name}: ${describeError(err).message}`;
+      const message = `Could not create helper pod ${this.config.helperNamespace}/${name}: ${describeError(err).message}`;
       return { readiness: { reason: 'HelperCreateFailed', message }, result: failed(err) };
     }
     log.info('created helper pod', { helper: name, node: target.node, target: `${target.namespace}/${target.pod}` });
@@ -309,7 +307,7 @@ export class Reconciler {
       pf,
       'Normal',
       'HelperCreated',
-      `Created helper pod ${this.config.namespace}/${name} on node ${target.node} for pod ${target.namespace}/${target.pod}.`,
+      `Created helper pod ${this.config.helperNamespace}/${name} on node ${target.node} for pod ${target.namespace}/${target.pod}.`,
       log,
     );
     return undefined;
@@ -340,7 +338,7 @@ export class Reconciler {
   }
 
   private async removeHelpers(owner: Owner, log: Logger, why: string): Promise<void> {
-    await deleteHelpers(this.api, cachedHelpers(this.cache.pods, this.config.namespace, owner.uid), log, why);
+    await deleteHelpers(this.api, cachedHelpers(this.cache.pods, this.config.helperNamespace, owner.uid), log, why);
   }
 
   /** Writes the full status when it changed, and an Event when the Ready reason changed. */

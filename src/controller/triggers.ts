@@ -82,9 +82,9 @@ function remove(map: Map<string, Set<string>>, at: string, key: string): void {
  * name when they name a pod, always when they select (labels may have changed), and whichever
  * currently enters it.
  */
-export function keysForPod(pod: V1Pod, portForwards: Store<PortForward>, index: PortForwardIndex, operatorNamespace: string): string[] {
+export function keysForPod(pod: V1Pod, portForwards: Store<PortForward>, index: PortForwardIndex, helperNamespace: string): string[] {
   const labels = pod.metadata?.labels ?? {};
-  if (pod.metadata?.namespace === operatorNamespace && labels[LABELS.managedBy] === MANAGED_BY) {
+  if (pod.metadata?.namespace === helperNamespace && labels[LABELS.managedBy] === MANAGED_BY) {
     const owner = pod.metadata?.annotations?.[ANNOTATIONS.owner];
     const queued = pod.spec?.nodeName ? index.queuedOn(pod.spec.nodeName) : [];
     return [...new Set([...(owner ? [owner] : []), ...queued])];

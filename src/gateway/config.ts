@@ -16,7 +16,7 @@ const envSchema = z.object({
   GATEWAY_CERT_MODE: z.enum(['self', 'external']).default('self'),
   GATEWAY_APISERVICE: z.string().default('v1alpha1.connect.portforward.io'),
   /** The namespace whose helper pods tunnels may reach. */
-  HELPER_NAMESPACE: z.string().default('portforward-system'),
+  HELPER_NAMESPACE: z.string().default('portforward-helpers'),
   /** Open tunnels (WebSockets) one user may hold on one gateway replica. */
   MAX_TUNNELS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(32),
   /** Connections (or UDP senders) one tunnel may carry at once. */

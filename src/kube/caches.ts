@@ -1,4 +1,4 @@
-// The caches the operator reads from: PortForwards, pods (targets anywhere, helpers in the operator
+// The caches the operator reads from: PortForwards, pods (targets anywhere, helpers in the helpers'
 // namespace), the Services, EndpointSlices and NetworkPolicies the operator made, and namespaces (the
 // opt-in annotation).
 import type { KubernetesListObject, V1EndpointSlice, V1Namespace, V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
@@ -37,7 +37,7 @@ export interface Informers extends ClusterCache {
   stop(): Promise<void>;
 }
 
-export function createInformers({ kubeConfig, core, custom, discovery, networking }: KubeClients, operatorNamespace: string, log: Logger): Informers {
+export function createInformers({ kubeConfig, core, custom, discovery, networking }: KubeClients, helperNamespace: string, log: Logger): Informers {
   const portForwards = new ResilientInformer<PortForward>(
     'portforwards',
     kubeConfig,
@@ -65,12 +65,12 @@ export function createInformers({ kubeConfig, core, custom, discovery, networkin
   );
   const namespaces = new ResilientInformer<V1Namespace>('namespaces', kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), log);
 
-  // the helpers' policies, in the operator's namespace only
+  // the helpers' policies, in the helpers' namespace only
   const networkPolicies = new ResilientInformer<V1NetworkPolicy>(
     'networkpolicies',
     kubeConfig,
-    `/apis/networking.k8s.io/v1/namespaces/${operatorNamespace}/networkpolicies`,
-    () => networking.listNamespacedNetworkPolicy({ namespace: operatorNamespace, labelSelector: MANAGED }),
+    `/apis/networking.k8s.io/v1/namespaces/${helperNamespace}/networkpolicies`,
+    () => networking.listNamespacedNetworkPolicy({ namespace: helperNamespace, labelSelector: MANAGED }),
     log,
     MANAGED,
   );

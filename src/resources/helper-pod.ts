@@ -1,6 +1,6 @@
 // The desired helper pod for a PortForward: a pure function of the spec, the target and the config.
 import type { V1Pod, V1Probe } from '@kubernetes/client-node';
-import type { Owner, PortForwardSpec, ResolvedTarget } from '../api/index.js';
+import { DEFAULT_IDLE_TIMEOUT, parseDuration, type Owner, type PortForwardSpec, type ResolvedTarget } from '../api/index.js';
 import { canonical } from '../util/canonical.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY, helperPodName, shortHash } from './names.js';
 
@@ -111,7 +111,13 @@ function helperPodTemplate(owner: Owner, spec: PortForwardSpec, target: Resolved
             { name: 'PF_TARGET_POD_IPS', value: target.ips.join(',') },
             { name: 'PF_PORTS', value: ports },
             { name: 'PF_DATA_PATH', value: helper.dataPath },
-            ...(splice ? [{ name: 'PF_HEALTH_PORT', value: String(healthPort(spec)) }, { name: 'PF_RUN_AS', value: HELPER_RUN_AS }] : []),
+            ...(splice
+              ? [
+                  { name: 'PF_HEALTH_PORT', value: String(healthPort(spec)) },
+                  { name: 'PF_RUN_AS', value: HELPER_RUN_AS },
+                  { name: 'PF_IDLE_TIMEOUT', value: String(parseDuration(spec.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) ?? 0) },
+                ]
+              : []),
           ],
           ports: spec.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol })),
           readinessProbe: readinessProbe(spec, helper.dataPath),

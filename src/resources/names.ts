@@ -37,14 +37,9 @@ export function serviceName(pfName: string): string {
 }
 
 /**
- * The helper pod in the operator's namespace. It holds the target pod's UID in its hash, so a
+ * The helper pod, in the helpers' namespace. It holds the target pod's UID in its hash, so a
  * re-targeted tunnel gets a fresh helper at once instead of waiting for the old name to be free.
  */
 export function helperPodName(pfNamespace: string, pfName: string, targetUid: string): string {
   return boundedName(`pf-${pfNamespace}-${pfName}`, [pfNamespace, pfName, targetUid], true);
-}
-
-/** The headless Service beside the helper, in the operator's namespace (for the API server proxy). */
-export function proxyServiceName(pfNamespace: string, pfName: string): string {
-  return boundedName(`pf-${pfNamespace}-${pfName}`, [pfNamespace, pfName], true);
 }

@@ -1,5 +1,5 @@
 // The NetworkPolicy in front of a PortForward's helper: who inside the cluster may reach the tunnel.
-// The helper lives in the operator's namespace, whose default is to deny all ingress
+// The helper lives in the helpers' namespace, whose default is to deny all ingress
 // (manifests/network-policies.yaml); this policy opens the relay ports to the PortForward's own
 // namespace and to the peers in spec.clients, and nothing else. A pure function of the spec.
 import type { V1LabelSelector, V1NetworkPolicy, V1NetworkPolicyPeer } from '@kubernetes/client-node';
@@ -16,7 +16,7 @@ function namespaceNamed(name: string): V1LabelSelector {
 }
 
 /**
- * A client as a peer of a policy in the operator's namespace. A podSelector alone means pods in the
+ * A client as a peer of a policy in the helpers' namespace. A podSelector alone means pods in the
  * PortForward's namespace (as it would in a policy there), so it is pinned to that namespace here.
  */
 export function clientPeer(pfNamespace: string, client: ClientPeer): V1NetworkPolicyPeer {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { apply, eventually, getJson, kubectl, sleep, testNamespace, toolboxPod, waitRunning, TOOLBOX_IMAGE } from './lib/kube.js';
 import {
-  OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason,
+  HELPER_NS, OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason,
 } from './lib/portforward.js';
 
 type Ns = Awaited<ReturnType<typeof testNamespace>>;
@@ -246,7 +246,7 @@ describe('malformed and hostile PortForwards', () => {
       assert.ok(Date.now() - started < 2900, 'fails quickly');
       for (let i = 0; i < 5; i++) await assert.rejects(client.curlOnce(`http://pf-deadport.${a.name}.svc:10099/`));
       assert.match(await client.curl(`http://pf-deadport.${a.name}.svc:10080/`), /hello from web/);
-      const after = await getJson(['pod', '-n', OPERATOR_NS, helper.metadata.name]);
+      const after = await getJson(['pod', '-n', HELPER_NS, helper.metadata.name]);
       assert.equal(after.status.containerStatuses[0].restartCount, 0, 'the helper did not restart');
       assert.equal(readyCondition(await getPf(a.name, 'deadport')).reason, 'TargetPortClosed');
     });

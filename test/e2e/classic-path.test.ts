@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { apply, eventually, getJson, kubectl, testNamespace, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, classicHelper, clientPod, loopbackTarget } from './lib/portforward.js';
+import { HELPER_NS, classicHelper, clientPod, loopbackTarget } from './lib/portforward.js';
 
 describe('the classic exec data path', () => {
   let ns: Awaited<ReturnType<typeof testNamespace>>;
@@ -24,18 +24,18 @@ describe('the classic exec data path', () => {
     helperName = helper.metadata!.name!;
     await apply(helper, policy);
     const ready = await eventually('the classic helper Ready', async () => {
-      const p = await getJson(['pod', '-n', OPERATOR_NS, helperName]);
+      const p = await getJson(['pod', '-n', HELPER_NS, helperName]);
       return p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
     }, 90_000);
     helperIP = ready.status.podIP;
   });
   after(async () => {
-    if (helperName) await kubectl(['delete', 'pod,networkpolicy', '-n', OPERATOR_NS, helperName, '--ignore-not-found', '--wait=false']);
+    if (helperName) await kubectl(['delete', 'pod,networkpolicy', '-n', HELPER_NS, helperName, '--ignore-not-found', '--wait=false']);
     await ns?.remove();
   });
 
   it('pins the namespace through pf-relay, which checked it carries the pod IP', async () => {
-    const logs = await kubectl(['logs', '-n', OPERATOR_NS, helperName]);
+    const logs = await kubectl(['logs', '-n', HELPER_NS, helperName]);
     assert.match(logs, /pf-relay: target pod [0-9a-f-]+: network namespace \d+ of PID \d+ \(\w+\), which carries the pod's IP/);
     assert.match(logs, /pinned at \/run\/netns\/target/);
     assert.match(logs, /relay tcp :10080 -> target localhost:8080 .*data path exec/);

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { apply, eventually, getJson, kubectl, sleep, testNamespace, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, clientPod, getPf, helpersOf, loopbackTarget, portForward, waitReady, namespaceWithTarget } from './lib/portforward.js';
+import { HELPER_NS, OPERATOR_NS, clientPod, getPf, helpersOf, loopbackTarget, portForward, waitReady, namespaceWithTarget } from './lib/portforward.js';
 
 const run = promisify(execFile);
 const component = (action: 'stop' | 'start' | 'restart', name: string) =>
@@ -49,7 +49,7 @@ describe('faults', () => {
       return true;
     }, 180_000);
     const live = new Set((await getJson(['portforwards', '-A'])).items.map((p: any) => p.metadata.uid));
-    const helpers = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=helper'])).items;
+    const helpers = (await getJson(['pods', '-n', HELPER_NS, '-l', 'app.kubernetes.io/component=helper'])).items;
     const orphans = helpers.filter((h: any) => !h.metadata.deletionTimestamp && !live.has(h.metadata.labels['portforward.io/owner-uid']));
     assert.deepEqual(orphans.map((h: any) => h.metadata.name), [], 'no orphaned helpers');
   }
@@ -157,7 +157,7 @@ describe('faults', () => {
       await apply(portForward(ns.name, 'during-cut', { target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }] }));
       names.push('during-cut');
       const victim = (await getPf(ns.name, 'a')).status.helper.pod;
-      await kubectl(['delete', 'pod', '-n', OPERATOR_NS, victim, '--wait=false']);
+      await kubectl(['delete', 'pod', '-n', HELPER_NS, victim, '--wait=false']);
       await sleep(20_000);
       assert.notEqual((await getPf(ns.name, 'during-cut')).status?.phase, 'Ready', 'nothing could act while cut off');
     } finally {

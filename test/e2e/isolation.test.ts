@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { apply, exec, kubectl, testNamespace, toolboxPod, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, clientPod, getPf, loopbackTarget, portForward, waitReady, waitReason } from './lib/portforward.js';
+import { HELPER_NS, OPERATOR_NS, clientPod, getPf, loopbackTarget, portForward, waitReady, waitReason } from './lib/portforward.js';
 
 type Ns = Awaited<ReturnType<typeof testNamespace>>;
 
@@ -43,14 +43,16 @@ describe('who reaches a tunnel inside the cluster', () => {
     await blocked(other.name, 'client', helperUrl);
   });
 
-  it('nor does a pod of the operator\'s own namespace that is neither the operator nor the gateway', async () => {
+  it('nor does another pod of the operator\'s namespace or of the helpers\' namespace', async () => {
     const intruder = `e2e-iso-${home.name.slice(-6)}`;
-    await apply(toolboxPod(OPERATOR_NS, intruder, 'exec sleep infinity'));
-    try {
-      await waitRunning(OPERATOR_NS, intruder);
-      await blocked(OPERATOR_NS, intruder, helperUrl);
-    } finally {
-      await kubectl(['delete', 'pod', '-n', OPERATOR_NS, intruder, '--wait=false']);
+    for (const [ns, restricted] of [[OPERATOR_NS, true], [HELPER_NS, false]] as const) {
+      await apply(toolboxPod(ns, intruder, 'exec sleep infinity', { restricted }));
+      try {
+        await waitRunning(ns, intruder);
+        await blocked(ns, intruder, helperUrl);
+      } finally {
+        await kubectl(['delete', 'pod', '-n', ns, intruder, '--wait=false']);
+      }
     }
   });
 
@@ -64,7 +66,7 @@ describe('who reaches a tunnel inside the cluster', () => {
     );
     assert.match(await otherClient.curl(service), /hello from web/);
     assert.match(await otherClient.curl(helperUrl), /hello from web/);
-    const policies = JSON.parse(await kubectl(['get', 'networkpolicy', '-n', OPERATOR_NS, `pf-${(await getPf(home.name, 'web')).metadata.uid}`, '-o', 'json']));
+    const policies = JSON.parse(await kubectl(['get', 'networkpolicy', '-n', HELPER_NS, `pf-${(await getPf(home.name, 'web')).metadata.uid}`, '-o', 'json']));
     assert.equal(policies.spec.ingress[0].from.length, 2, 'the own namespace and the one client');
   });
 

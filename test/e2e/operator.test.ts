@@ -6,7 +6,7 @@ import {
   apply, eventually, getJson, kubectl, testNamespace, toolboxPod, waitRunning,
 } from './lib/kube.js';
 import {
-  OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason, namespaceWithTarget } from './lib/portforward.js';
+  HELPER_NS, OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason, namespaceWithTarget } from './lib/portforward.js';
 
 describe('a pod that listens only on 127.0.0.1', () => {
   let ns: Awaited<ReturnType<typeof testNamespace>>;
@@ -72,7 +72,7 @@ describe('a pod that listens only on 127.0.0.1', () => {
     const base = `/apis/connect.portforward.io/v1alpha1/namespaces/${ns.name}/portforwards/web`;
     assert.deepEqual(pf.status.access.tunnel, [`${base}/portforward?port=10080&protocol=tcp`, `${base}/portforward?port=5353&protocol=udp`]);
     assert.equal(pf.status.access.connectCommand, `kubectl pf connect -n ${ns.name} web 10080 5353/udp`);
-    assert.doesNotMatch(JSON.stringify(pf.status.access), new RegExp(OPERATOR_NS), 'no way in needs the helpers\' namespace');
+    assert.doesNotMatch(JSON.stringify(pf.status.access), new RegExp(HELPER_NS), 'no way in needs the helpers\' namespace');
   });
 
   it('is listed by kubectl get portforwards with real values, and wide adds helper and Service', async () => {
@@ -100,7 +100,7 @@ describe('a pod that listens only on 127.0.0.1', () => {
 
   it('comes back when its helper pod is deleted', async () => {
     const before = (await helpersOf(pf.metadata.uid))[0];
-    await kubectl(['delete', 'pod', '-n', OPERATOR_NS, before.metadata.name, '--wait=false']);
+    await kubectl(['delete', 'pod', '-n', HELPER_NS, before.metadata.name, '--wait=false']);
     await eventually('a new helper', async () => {
       const helpers = await helpersOf(pf.metadata.uid);
       return helpers.some((h) => h.metadata.uid !== before.metadata.uid && h.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { apply, eventually, httpGet, kubectl, KUBECONFIG, testNamespace, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, helpersOf, loopbackTarget, portForward, waitReady, namespaceWithTarget } from './lib/portforward.js';
+import { HELPER_NS, helpersOf, loopbackTarget, portForward, waitReady, namespaceWithTarget } from './lib/portforward.js';
 
 const PLUGIN = 'bin/kubectl-pf.js';
 
@@ -65,7 +65,7 @@ describe('kubectl pf connect', () => {
       await eventually('listening', async () => session.output().includes('Forwarding from 127.0.0.1:32081'), 30_000);
       assert.match(await httpGet('http://127.0.0.1:32081/'), /hello from web/);
       const [helper] = await helpersOf(uid);
-      await kubectl(['delete', 'pod', '-n', OPERATOR_NS, helper.metadata.name, '--wait=false']);
+      await kubectl(['delete', 'pod', '-n', HELPER_NS, helper.metadata.name, '--wait=false']);
       // Connections during the switch may fail; the session must not, and must reach the new helper.
       const body = await eventually('traffic through the new helper', async () => {
         const [current] = (await helpersOf(uid)).filter((h) => h.metadata.uid !== helper.metadata.uid);

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { KUBECONFIG, apply, eventually, exec, getJson, kubectl, sleep, testNamespace, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason, namespaceWithTarget } from './lib/portforward.js';
+import { HELPER_NS, OPERATOR_NS, classicHelper, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason, namespaceWithTarget } from './lib/portforward.js';
 
 const execFileP = promisify(execFile);
 type Ns = Awaited<ReturnType<typeof testNamespace>>;
@@ -52,10 +52,19 @@ function capabilities(hex: string): number[] {
   return Array.from({ length: 64 }, (_, bit) => bit).filter((bit) => (mask >> BigInt(bit)) & 1n);
 }
 
+/** The helper image, where the operator's Deployment and the admission policy both read it. */
 async function helperImage(): Promise<string> {
-  const deployment = await getJson(['deployment', '-n', OPERATOR_NS, 'portforward-operator']);
-  const env = deployment.spec.template.spec.containers[0].env ?? [];
-  return env.find((e: any) => e.name === 'HELPER_IMAGE')?.value ?? 'localhost/portforward-helper:dev';
+  return (await getJson(['configmap', '-n', OPERATOR_NS, 'portforward-helper-image'])).data.image;
+}
+
+/** Sends obj to the API server as `as` with --dry-run=server (admission runs, nothing is stored); the refusal's message, or undefined. */
+async function refusalFor(as: string, obj: object, verb: 'create' | 'replace' = 'create'): Promise<string | undefined> {
+  try {
+    await kubectl([`--as=${as}`, verb, '--dry-run=server', '-f', '-'], { input: JSON.stringify(obj) });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 async function theHelper(pfUid: string): Promise<any> {
@@ -72,14 +81,99 @@ describe('the operator itself', () => {
     assert.equal(await canI(OPERATOR_SA, 'get', 'secrets', '-n', OPERATOR_NS), false);
   });
 
-  it('creates pods only in its own namespace, and cannot exec into any or grant itself more', async () => {
-    assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '-n', OPERATOR_NS), true, 'it does need its helpers');
+  it('creates pods only in the helpers\' namespace, and cannot exec into any or grant itself more', async () => {
+    assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '-n', HELPER_NS), true, 'it does need its helpers');
+    assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '-n', OPERATOR_NS), false, 'not beside itself, where Pod Security is restricted');
     assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '-n', 'default'), false);
     assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '-n', 'kube-system'), false);
-    assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '--subresource=exec', '-n', OPERATOR_NS), false);
-    assert.equal(await canI(OPERATOR_SA, 'create', 'rolebindings', '-n', OPERATOR_NS), false);
+    assert.equal(await canI(OPERATOR_SA, 'create', 'pods', '--subresource=exec', '-n', HELPER_NS), false);
+    assert.equal(await canI(OPERATOR_SA, 'create', 'rolebindings', '-n', HELPER_NS), false);
     assert.equal(await canI(OPERATOR_SA, 'update', 'namespaces'), false, 'it cannot opt a namespace in for itself');
     assert.equal(await canI(OPERATOR_SA, 'escalate', 'clusterroles'), false);
+    for (const verb of ['patch', 'deletecollection']) {
+      for (const resource of ['pods', 'services', 'endpointslices.discovery.k8s.io', 'portforwards.portforward.io', 'events']) {
+        assert.equal(await canI(OPERATOR_SA, verb, resource, '-A'), false, `${verb} ${resource}: a verb it never uses`);
+      }
+    }
+  });
+});
+
+describe('the operator, held by admission policy to what helpers and tunnels look like', () => {
+  let ns: Ns;
+  let helper: any; // a pod exactly as the operator builds a helper
+  const service = (name: string, spec: object) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: ns.name, labels: { 'app.kubernetes.io/managed-by': 'portforward-operator' } },
+    spec: { ports: [{ port: 80 }], ...spec },
+  });
+  const helperWith = (change: (pod: any) => void) => {
+    const pod = structuredClone(helper);
+    change(pod);
+    return pod;
+  };
+
+  before(async () => {
+    ns = await testNamespace('e2e-admission');
+    const node = (await getJson(['nodes'])).items[0].metadata.name;
+    const target = { metadata: { namespace: ns.name, name: 'web', uid: 'uid-web' }, spec: { nodeName: node }, status: { podIP: '10.251.0.99' } };
+    [helper] = classicHelper(ns.name, 'shape', { target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }] }, target);
+    helper.metadata.labels = { 'app.kubernetes.io/managed-by': 'portforward-operator', 'app.kubernetes.io/component': 'helper' };
+    helper.spec.containers[0].image = await helperImage();
+    await apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'theirs', namespace: ns.name }, spec: { ports: [{ port: 80 }] } });
+  });
+  after(async () => {
+    await ns?.remove();
+  });
+
+  it('lets it create a helper as it builds one', async () => {
+    assert.equal(await refusalFor(OPERATOR_SA, helper), undefined);
+    assert.equal(await refusalFor(OPERATOR_SA, service('pf-ok', { type: 'ClusterIP' })), undefined);
+  });
+
+  it('refuses a privileged pod, a host path, another image or command, the host network, and a pod elsewhere', async () => {
+    const refused = async (what: string, pod: any, message: RegExp) => assert.match((await refusalFor(OPERATOR_SA, pod)) ?? 'accepted', message, what);
+    const denied = /ValidatingAdmissionPolicy 'portforward-operator-pods'.*denied request/;
+    await refused('privileged', helperWith((p) => (p.spec.containers[0].securityContext.privileged = true)), denied);
+    await refused('privileged', helperWith((p) => (p.spec.containers[0].securityContext.privileged = true)), /never privileged/);
+    await refused('a host path', helperWith((p) => p.spec.volumes.push({ name: 'root', hostPath: { path: '/' } })), /no volume but an emptyDir/);
+    await refused('another image', helperWith((p) => (p.spec.containers[0].image = 'localhost/toolbox:dev')), /running the helper image/);
+    await refused('a command', helperWith((p) => (p.spec.containers[0].command = ['/bin/sh', '-c', 'cat /proc/1/environ'])), /its image's own entrypoint/);
+    await refused('another capability', helperWith((p) => p.spec.containers[0].securityContext.capabilities.add.push('NET_ADMIN')), /adds only/);
+    await refused('the host network', helperWith((p) => (p.spec.hostNetwork = true)), /never uses the host's network/);
+    await refused('a token', helperWith((p) => (p.spec.automountServiceAccountToken = true)), /no ServiceAccount token/);
+    await refused('a second container', helperWith((p) => p.spec.containers.push({ ...p.spec.containers[0], name: 'two' })), /exactly one container/);
+    await refused('in another namespace', helperWith((p) => (p.metadata.namespace = ns.name)), /forbidden/);
+  });
+
+  it('refuses Services with external IPs or of another type, and touching a Service it did not make', async () => {
+    const services = /ClusterIP Services with no selector and no external IPs/;
+    assert.match((await refusalFor(OPERATOR_SA, service('pf-lb', { type: 'LoadBalancer' }))) ?? 'accepted', services);
+    assert.match((await refusalFor(OPERATOR_SA, service('pf-np', { type: 'NodePort' }))) ?? 'accepted', services);
+    assert.match((await refusalFor(OPERATOR_SA, service('pf-ext', { externalIPs: ['10.250.0.2'] }))) ?? 'accepted', services);
+    assert.match((await refusalFor(OPERATOR_SA, service('pf-sel', { selector: { app: 'web' } }))) ?? 'accepted', services);
+    const unmanaged = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'pf-unlabelled', namespace: ns.name }, spec: { ports: [{ port: 80 }] } };
+    assert.match((await refusalFor(OPERATOR_SA, unmanaged)) ?? 'accepted', /only Services and EndpointSlices it made/);
+    await assert.rejects(kubectl([`--as=${OPERATOR_SA}`, 'delete', 'service', '-n', ns.name, 'theirs', '--dry-run=server']), /only Services and EndpointSlices it made/);
+    const slice = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'pf-slice', namespace: ns.name, labels: { 'app.kubernetes.io/managed-by': 'portforward-operator', 'kubernetes.io/service-name': 'pf-ok' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.250.0.2'], targetRef: { kind: 'Pod', name: 'kube-apiserver', namespace: 'kube-system' } }],
+      ports: [{ port: 6443 }],
+    };
+    assert.match((await refusalFor(OPERATOR_SA, slice)) ?? 'accepted', /point only at helper pods/);
+  });
+
+  it('holds the gateway to its own certificate\'s Secret and its APIService\'s caBundle', async () => {
+    const GATEWAY_SA = `system:serviceaccount:${OPERATOR_NS}:portforward-gateway`;
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'stolen', namespace: OPERATOR_NS }, type: 'kubernetes.io/tls', data: { 'tls.crt': '', 'tls.key': '' } };
+    assert.match((await refusalFor(GATEWAY_SA, secret)) ?? 'accepted', /only its own certificate's Secret/);
+    const apiService = await getJson(['apiservice', 'v1alpha1.connect.portforward.io']);
+    apiService.spec.insecureSkipTLSVerify = true;
+    delete apiService.spec.caBundle;
+    assert.match((await refusalFor(GATEWAY_SA, apiService, 'replace')) ?? 'accepted', /only its APIService's caBundle/);
   });
 });
 
@@ -221,7 +315,7 @@ describe("a helper's real security context", () => {
     assert.notEqual(spec.hostNetwork, true);
     assert.notEqual(spec.hostIPC, true);
     assert.equal(spec.automountServiceAccountToken, false);
-    assert.equal(helper.metadata.namespace, OPERATOR_NS);
+    assert.equal(helper.metadata.namespace, HELPER_NS);
     assert.notEqual(sc.privileged, true);
     assert.equal(sc.readOnlyRootFilesystem, true);
     assert.deepEqual(sc.capabilities.drop, ['ALL']);
@@ -245,9 +339,9 @@ describe("a helper's real security context", () => {
       assert.equal(field('Seccomp'), '2', 'seccomp filter on (RuntimeDefault)');
     }
     // an exec'd process gets the container's settings: no token, nothing writable
-    await assert.rejects(exec(OPERATOR_NS, helper.metadata.name, ['ls', '/var/run/secrets/kubernetes.io/serviceaccount']), /No such file/);
-    await assert.rejects(exec(OPERATOR_NS, helper.metadata.name, ['touch', '/usr/local/bin/pf-helper']), /Read-only file system/);
-    await assert.rejects(exec(OPERATOR_NS, helper.metadata.name, ['touch', '/tmp/x']), /Read-only file system/);
+    await assert.rejects(exec(HELPER_NS, helper.metadata.name, ['ls', '/var/run/secrets/kubernetes.io/serviceaccount']), /No such file/);
+    await assert.rejects(exec(HELPER_NS, helper.metadata.name, ['touch', '/usr/local/bin/pf-helper']), /Read-only file system/);
+    await assert.rejects(exec(HELPER_NS, helper.metadata.name, ['touch', '/tmp/x']), /Read-only file system/);
   });
 
   it('without its privileges still relays: after idling, and after the target\'s container restarts', async () => {
@@ -297,7 +391,7 @@ describe('a PortForward with a ttl', () => {
     assert.equal(Date.parse(pf.status.expiresAt) - created, 10_000);
     assert.equal((await helpersOf(uid)).length, 1);
     // no Service beside the helper any more: the tunnel API reaches the helper itself
-    assert.equal((await getJson(['services', '-n', OPERATOR_NS, '-l', `portforward.io/owner-uid=${uid}`])).items.length, 0);
+    assert.equal((await getJson(['services', '-n', HELPER_NS, '-l', `portforward.io/owner-uid=${uid}`])).items.length, 0);
 
     await eventually('the PortForward is gone', async () =>
       (await kubectl(['get', 'portforwards', '-n', ns.name, '-o', 'name'])).trim() === '', 60_000);

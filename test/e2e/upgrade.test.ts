@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { apply, eventually, kubectl, KUBECONFIG, testNamespace } from './lib/kube.js';
-import { OPERATOR_NS, getPf, namespaceWithTarget, portForward, waitReady } from './lib/portforward.js';
+import { HELPER_NS, OPERATOR_NS, getPf, namespaceWithTarget, portForward, waitReady } from './lib/portforward.js';
 
 const LIMIT = 2;
 const COUNT = 6;
@@ -26,7 +26,7 @@ function watchReplacements(ownerPrefix: string) {
   const template =
     '{.type}|{.object.metadata.name}|{.object.metadata.annotations.portforward\\.io/owner}|{.object.spec.nodeName}|' +
     '{.object.metadata.deletionTimestamp}|{.object.status.conditions[?(@.type=="Ready")].status}{"\\n"}';
-  const child = spawn('kubectl', ['--kubeconfig', KUBECONFIG, 'get', 'pods', '-n', OPERATOR_NS, '--watch', '--output-watch-events', '-o', `jsonpath=${template}`], {
+  const child = spawn('kubectl', ['--kubeconfig', KUBECONFIG, 'get', 'pods', '-n', HELPER_NS, '--watch', '--output-watch-events', '-o', `jsonpath=${template}`], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const pods = new Map<string, { node: string; replacing: boolean }>();
@@ -64,7 +64,7 @@ describe('an operator upgrade that changes the helper template', () => {
 
   it(`replaces every helper, at most ${LIMIT} at a time on the node, and every PortForward is Ready again`, async () => {
     const hashes = async () =>
-      JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-o', 'json'])).items
+      JSON.parse(await kubectl(['get', 'pods', '-n', HELPER_NS, '-o', 'json'])).items
         .filter((p: any) => p.metadata.annotations?.['portforward.io/owner']?.startsWith(`${ns.name}/`) && !p.metadata.deletionTimestamp)
         .map((p: any) => p.metadata.annotations['portforward.io/spec-hash']);
     const oldHashes = new Set(await hashes());
@@ -83,7 +83,7 @@ describe('an operator upgrade that changes the helper template', () => {
     }
     assert.ok(watch.most() >= 1, 'the watch saw the replacements');
     assert.ok(watch.most() <= LIMIT, `at most ${LIMIT} helpers were being replaced at once on the node, saw ${watch.most()}`);
-    const helpers = JSON.parse(await kubectl(['get', 'pods', '-n', OPERATOR_NS, '-o', 'json'])).items.filter(
+    const helpers = JSON.parse(await kubectl(['get', 'pods', '-n', HELPER_NS, '-o', 'json'])).items.filter(
       (p: any) => p.metadata.annotations?.['portforward.io/owner']?.startsWith(`${ns.name}/`),
     );
     assert.ok(helpers.every((p: any) => p.spec.containers[0].imagePullPolicy === 'Never'), 'the new template is in place');

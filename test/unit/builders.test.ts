@@ -28,9 +28,9 @@ describe('the helper pod', () => {
     assert.deepEqual(classic.exec?.command, ['/usr/local/bin/pf-helper', 'ready']);
   });
 
-  it('runs on the target\'s node, in the operator\'s namespace', () => {
+  it('runs on the target\'s node, in the helpers\' namespace', () => {
     assert.equal(helper.spec!.nodeName, 'node-7');
-    assert.equal(helper.metadata!.namespace, 'portforward-system');
+    assert.equal(helper.metadata!.namespace, 'portforward-helpers');
   });
 
   it('gets only the capabilities to enter a network namespace and then give them up, not full privilege', () => {
@@ -44,6 +44,15 @@ describe('the helper pod', () => {
     assert.equal(env.PF_TARGET_POD_IPS, '10.1.2.3,fd00::3', 'the namespace it enters must carry one of these');
     const classic = helperPodFor(owner, spec, target, { ...settings, dataPath: 'exec' }).spec!.containers[0]!;
     assert.deepEqual(classic.securityContext!.capabilities!.add, ['SYS_ADMIN', 'SYS_PTRACE'], 'the classic path never switches users');
+  });
+
+  it('closes idle TCP connections after the PortForward\'s idleTimeout: an hour unless it says otherwise, 0 for never', () => {
+    const idle = (idleTimeout?: string) =>
+      helperPodFor(owner, validSpec({ target: { pod: 'x' }, ports: [{ port: 80 }], ...(idleTimeout ? { idleTimeout } : {}) }), target, settings)
+        .spec!.containers[0]!.env!.find((e) => e.name === 'PF_IDLE_TIMEOUT')?.value;
+    assert.equal(idle(), '3600');
+    assert.equal(idle('30m'), '1800');
+    assert.equal(idle('0s'), '0');
   });
 
   it('may bind ports below 1024 only when asked to', () => {
@@ -124,7 +133,7 @@ describe('the Service and EndpointSlice', () => {
   });
 
   it('list the helper as ready only when it is, in a slice kube-proxy ties to the Service', () => {
-    const helper = { podName: 'h', podNamespace: 'portforward-system', podIP: '10.1.2.3', nodeName: 'node-7', ready: false };
+    const helper = { podName: 'h', podNamespace: 'portforward-helpers', podIP: '10.1.2.3', nodeName: 'node-7', ready: false };
     const slice = endpointSliceFor(owner, spec, helper);
     assert.equal(slice.metadata!.labels![SLICE_LABELS.serviceName], serviceFor(owner, spec).metadata!.name);
     assert.equal(slice.metadata!.labels![SLICE_LABELS.managedBy], 'portforward-operator', 'not the EndpointSlice controller');
@@ -133,7 +142,7 @@ describe('the Service and EndpointSlice', () => {
       addresses: ['10.1.2.3'],
       conditions: { ready: false, serving: false, terminating: false },
       nodeName: 'node-7',
-      targetRef: { kind: 'Pod', name: 'h', namespace: 'portforward-system' },
+      targetRef: { kind: 'Pod', name: 'h', namespace: 'portforward-helpers' },
     });
     assert.equal(endpointSliceFor(owner, spec, { ...helper, ready: true }).endpoints![0]!.conditions!.ready, true);
     assert.deepEqual(endpointSliceFor(owner, spec, undefined).endpoints, []);

@@ -30,7 +30,7 @@ function readyPortForward(helperPod: string): PortForward {
     status: {
       phase: 'Ready',
       conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'tunnel is up', lastTransitionTime: '2025-01-01T00:00:00Z' }],
-      helper: { namespace: 'portforward-system', pod: helperPod, podIP: '10.0.0.9' },
+      helper: { namespace: 'portforward-helpers', pod: helperPod, podIP: '10.0.0.9' },
     },
   };
 }
@@ -248,7 +248,7 @@ current-context: fake
       'note: the API server does not tunnel SPDY over WebSocket (websocket protocol SPDY/3.1+portforward.k8s.io is not supported); using one WebSocket per connection',
     ], 'one line says why pods/portforward is used, one why connections are slower');
     assert.ok(s.out.includes(`Handling connection for ${port}`));
-    assert.ok(s.out.includes('PortForward team-a/web is Ready (helper pod portforward-system/helper-1)'));
+    assert.ok(s.out.includes('PortForward team-a/web is Ready (helper pod portforward-helpers/helper-1)'));
     s.stop();
     assert.equal(await s.exit, 0);
     await assert.rejects(exchange(port, 'anyone?'), /ECONNREFUSED/);
@@ -262,7 +262,7 @@ current-context: fake
     api.change((pf) => {
       (pf.status as { helper: { pod: string } }).helper.pod = 'helper-2';
     });
-    await eventually('the helper change line', () => lineMatching(s.out, /the helper pod is now portforward-system\/helper-2/));
+    await eventually('the helper change line', () => lineMatching(s.out, /the helper pod is now portforward-helpers\/helper-2/));
     assert.equal(await exchange(port, 'after'), 'helper-2:after');
     s.stop();
     assert.equal(await s.exit, 0);
@@ -294,7 +294,7 @@ current-context: fake
     api.change((pf) => {
       (pf.status as { helper: { pod: string } }).helper.pod = 'helper-1';
     });
-    await eventually('the helper change line', () => lineMatching(s.out, /helper pod is now portforward-system\/helper-1/));
+    await eventually('the helper change line', () => lineMatching(s.out, /helper pod is now portforward-helpers\/helper-1/));
     assert.equal(await exchange(port, 'still here'), 'helper-1:still here');
     s.stop();
     assert.equal(await s.exit, 0);
@@ -318,7 +318,7 @@ current-context: fake
       pf.status = readyPortForward('helper-2').status;
     });
     assert.equal(await held, 'helper-2:early');
-    assert.ok(s.out.includes('PortForward team-a/web is Ready (helper pod portforward-system/helper-2)'));
+    assert.ok(s.out.includes('PortForward team-a/web is Ready (helper pod portforward-helpers/helper-2)'));
     s.stop();
     assert.equal(await s.exit, 0);
   });
@@ -403,6 +403,6 @@ describe('what connect says about the PortForward', () => {
     const one = snapshotOf('team-a/web', readyPortForward('helper-1'));
     const two = snapshotOf('team-a/web', readyPortForward('helper-2'));
     assert.equal(transitionLine(one, one), undefined);
-    assert.equal(transitionLine(one, two), 'PortForward team-a/web: the helper pod is now portforward-system/helper-2; new connections go there');
+    assert.equal(transitionLine(one, two), 'PortForward team-a/web: the helper pod is now portforward-helpers/helper-2; new connections go there');
   });
 });

@@ -252,7 +252,7 @@ describe('kubectl pf forward svc/web against the tunnel API', () => {
       pf.status = {
         phase: 'Ready',
         conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'tunnel is up', lastTransitionTime: '2025-01-01T00:00:00Z' }],
-        helper: { namespace: 'portforward-system', pod: 'helper-1', podIP: '10.0.0.9' },
+        helper: { namespace: 'portforward-helpers', pod: 'helper-1', podIP: '10.0.0.9' },
       };
     });
     const line = await (async () => {

@@ -33,8 +33,8 @@ describe('port-forward channels (v4.channel.k8s.io)', () => {
 
   it('asks the API server for the pod port the kubectl way', () => {
     assert.equal(
-      portForwardPath({ namespace: 'portforward-system', pod: 'pf-team-a-web-1a2b3c4d' }, 10080),
-      '/api/v1/namespaces/portforward-system/pods/pf-team-a-web-1a2b3c4d/portforward?ports=10080',
+      portForwardPath({ namespace: 'portforward-helpers', pod: 'pf-team-a-web-1a2b3c4d' }, 10080),
+      '/api/v1/namespaces/portforward-helpers/pods/pf-team-a-web-1a2b3c4d/portforward?ports=10080',
     );
   });
 });

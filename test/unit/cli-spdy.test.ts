@@ -68,8 +68,8 @@ describe('SPDY frames', () => {
   });
 
   it('a session asks for the pod alone (no ports in its URL): each stream names its own port', () => {
-    const path = portForwardPath({ namespace: 'portforward-system', pod: 'pf-a-b' });
-    assert.equal(path, '/api/v1/namespaces/portforward-system/pods/pf-a-b/portforward');
+    const path = portForwardPath({ namespace: 'portforward-helpers', pod: 'pf-a-b' });
+    assert.equal(path, '/api/v1/namespaces/portforward-helpers/pods/pf-a-b/portforward');
     const frame = new SynStreamWriter().frame(1, { streamType: 'data', port: '10080', requestID: '0' }, false);
     assert.equal(readHeaderBlock(inflateBlocks(frame.subarray(18))).port, '10080', 'the port travels in the stream');
   });

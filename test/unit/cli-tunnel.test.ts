@@ -105,7 +105,7 @@ describe('kubectl pf connect through the tunnel API', () => {
     );
     assert.equal(api.authorizations[0], 'Bearer secret-token');
     assert.ok(s.out.includes(`Handling connection for ${port}`));
-    assert.ok(s.out.includes('PortForward team-a/web is Ready (helper pod portforward-system/helper-1)'));
+    assert.ok(s.out.includes('PortForward team-a/web is Ready (helper pod portforward-helpers/helper-1)'));
     assert.deepEqual(s.err, [], 'no note: the tunnel API is served');
     s.stop();
     assert.equal(await s.exit, 0);
@@ -184,7 +184,7 @@ describe('kubectl pf connect through the tunnel API', () => {
     api.change((pf) => {
       pf.status!.helper!.pod = 'helper-2';
     });
-    await eventually('the helper change line', () => s.out.includes('PortForward team-a/web: the helper pod is now portforward-system/helper-2; new connections go there'));
+    await eventually('the helper change line', () => s.out.includes('PortForward team-a/web: the helper pod is now portforward-helpers/helper-2; new connections go there'));
     assert.equal(await exchange(port, 'after'), 'helper-2:after');
     assert.deepEqual(
       api.tunnels.map((t) => t.helper),

@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { LABELS, MANAGED_BY } from '../../src/resources/names.js';
 import { FakeCluster, MemoryStore } from './support/fake-cluster.js';
-import { OPERATOR_NAMESPACE, pod, portForward } from './support/fixtures.js';
+import { HELPER_NAMESPACE, pod, portForward } from './support/fixtures.js';
 
 /** A MemoryStore that tells of its changes, as an informer does. */
 class WatchedMemoryStore<T extends KubernetesObject> extends MemoryStore<T> {
@@ -51,7 +51,7 @@ function setup() {
     api: cluster.api,
     metrics: new Metrics({ defaultMetrics: false }),
     log: silentLogger(),
-    operatorNamespace: OPERATOR_NAMESPACE,
+    helperNamespace: HELPER_NAMESPACE,
     concurrency: 2,
     resyncSeconds: 3600,
   });
@@ -87,7 +87,7 @@ describe('the controller', () => {
     const labels = { [LABELS.managedBy]: MANAGED_BY };
     const legacy: V1Endpoints = { metadata: { namespace: 'team-a', name: 'pf-web', labels, ownerReferences: [{ apiVersion: 'portforward.io/v1alpha1', kind: 'PortForward', name: 'web', uid: 'u', controller: true }] } };
     // the endpoints controller copies a selector Service's labels, ours included, onto its Endpoints
-    const controllers: V1Endpoints = { metadata: { namespace: OPERATOR_NAMESPACE, name: 'pf-team-a-web-1234', labels } };
+    const controllers: V1Endpoints = { metadata: { namespace: HELPER_NAMESPACE, name: 'pf-team-a-web-1234', labels } };
     cluster.legacyEndpoints.put(legacy);
     cluster.legacyEndpoints.put(controllers);
     await controller.start();
@@ -97,11 +97,11 @@ describe('the controller', () => {
 
   it('sweeps helpers and their NetworkPolicies whose PortForward is gone at each resync', async () => {
     const { cluster, informers, controller } = setup();
-    const orphan = pod(OPERATOR_NAMESPACE, 'pf-gone-1234');
+    const orphan = pod(HELPER_NAMESPACE, 'pf-gone-1234');
     orphan.metadata!.labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.ownerUid]: 'no-such-portforward' };
     informers.pods.emit(orphan);
     cluster.pods.put(orphan);
-    const policy: V1NetworkPolicy = { metadata: { name: 'pf-no-such-portforward', namespace: OPERATOR_NAMESPACE, labels: orphan.metadata!.labels } };
+    const policy: V1NetworkPolicy = { metadata: { name: 'pf-no-such-portforward', namespace: HELPER_NAMESPACE, labels: orphan.metadata!.labels } };
     informers.networkPolicies.emit(policy);
     cluster.networkPolicies.put(policy);
     await controller.start();

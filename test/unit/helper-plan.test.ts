@@ -6,7 +6,7 @@ import { helperNotReady, planHelper } from '../../src/controller/helper-plan.js'
 import { ANNOTATIONS } from '../../src/resources/names.js';
 
 function helper(name: string, hash: string, extra: Partial<V1Pod> = {}): V1Pod {
-  return { metadata: { name, namespace: 'portforward-system', annotations: { [ANNOTATIONS.specHash]: hash } }, ...extra };
+  return { metadata: { name, namespace: 'portforward-helpers', annotations: { [ANNOTATIONS.specHash]: hash } }, ...extra };
 }
 
 const NOW = Date.parse('2030-01-01T00:01:00Z');
@@ -54,10 +54,10 @@ describe('the helper as the user sees it', () => {
     const stuck = helper('h', 'x', {
       status: { phase: 'Pending', containerStatuses: [{ name: 'relay', image: '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'pull access denied' } } }] },
     });
-    const r = helperNotReady(stuck, 'h', 'portforward-system', 'node-1', NOW)!;
+    const r = helperNotReady(stuck, 'h', 'portforward-helpers', 'node-1', NOW)!;
     assert.equal(r.reason, 'HelperNotReady');
     assert.match(r.message, /ImagePullBackOff \(pull access denied\)/);
-    assert.match(r.message, /kubectl -n portforward-system logs h/);
+    assert.match(r.message, /kubectl -n portforward-helpers logs h/);
   });
 
   it('is not ready when it runs but its probe has not passed for a while', () => {

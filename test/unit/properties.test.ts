@@ -72,7 +72,7 @@ it('builders accept every valid spec and produce valid names and matching, uniqu
       const target = { namespace, pod: raw.target.pod, uid: podUid, node: 'node-1', ips: ['10.0.0.9'], tolerations: [] };
       const helper = helperPodFor(owner, parsed.spec, target, settings);
       const service = serviceFor(owner, parsed.spec);
-      const slice = endpointSliceFor(owner, parsed.spec, { podName: helper.metadata!.name!, podNamespace: config.namespace, podIP: '10.0.0.1', nodeName: 'node-1', ready: true });
+      const slice = endpointSliceFor(owner, parsed.spec, { podName: helper.metadata!.name!, podNamespace: config.helperNamespace, podIP: '10.0.0.1', nodeName: 'node-1', ready: true });
 
       for (const n of [helper.metadata!.name!, service.metadata!.name!, slice.metadata!.name!]) {
         assert.ok(n.length <= 63 && DNS_LABEL.test(n), n);

@@ -2,7 +2,6 @@
 // pass, and what the PortForward's status and Events say.
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { proxyServiceName } from '../../src/resources/names.js';
 import type { PortForward } from '../../src/api/index.js';
 import { EventRecorder } from '../../src/controller/events.js';
 import { Reconciler } from '../../src/controller/reconciler.js';
@@ -14,7 +13,7 @@ import { startingHelpersOn } from '../../src/controller/helper-plan.js';
 import { FakeCluster, LaggingCache } from './support/fake-cluster.js';
 import { FakeProbe } from './support/fake-probe.js';
 import { projectPod } from '../../src/kube/pods.js';
-import { OPERATOR_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';
+import { HELPER_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';
 
 const log = silentLogger();
 const NOW = Date.parse('2030-01-01T00:00:10Z');
@@ -26,7 +25,7 @@ let probe: FakeProbe;
 function setup(overrides: Partial<typeof config> = {}, now = NOW): void {
   cluster = new FakeCluster();
   cluster.addNamespace('team-a');
-  cluster.addNamespace(OPERATOR_NAMESPACE);
+  cluster.addNamespace(HELPER_NAMESPACE);
   probe = new FakeProbe();
   reconciler = new Reconciler({
     config: { ...config, ...overrides },
@@ -78,7 +77,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
 
   it('becomes Ready once the helper is ready, with the ways to reach it', async () => {
     await reconcile('team-a/web');
-    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     await reconcile('team-a/web');
 
     const { status: s, ready } = status();
@@ -96,7 +95,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
 
   it('is Ready only once a connection through the Service reaches the helper', async () => {
     await reconcile('team-a/web');
-    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     probe.routes = false; // kube-proxy has not programmed the endpoint yet
     const waiting = await reconcile('team-a/web');
 
@@ -121,7 +120,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
     probe.closed.add(80);
     probe.closed.add(53); // UDP: reported by the helper, but it does not gate Ready
     await reconcile('team-a/web');
-    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     const closed = await reconcile('team-a/web');
 
     const { status: s, ready } = status();
@@ -140,7 +139,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
 
   it('says so when the helper does not answer the check, and trusts helper readiness alone when told to', async () => {
     await reconcile('team-a/web');
-    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     probe.answers = false;
     await reconcile('team-a/web');
     assert.equal(status().ready?.reason, 'TunnelCheckFailed');
@@ -151,7 +150,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
     cluster.addPortForward(portForward('team-a', 'web', webSpec));
     probe.answers = false;
     await reconcile('team-a/web');
-    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     await reconcile('team-a/web');
     assert.equal(status().status?.phase, 'Ready');
     assert.deepEqual(probe.asked, []);
@@ -160,7 +159,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
   it('lists the helper as not ready in the EndpointSlice until its relay answers', async () => {
     await reconcile('team-a/web');
     probe.answers = false; // the container runs, its relay does not listen yet
-    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, false);
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, false);
     await reconcile('team-a/web');
     const endpoint = cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints?.[0];
     assert.deepEqual(endpoint?.addresses, [helper.status!.podIP]);
@@ -171,7 +170,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
 
   it("lists the helper as ready once its relay answers, before the kubelet's readiness probe says so", async () => {
     await reconcile('team-a/web');
-    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, false);
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, false);
     await reconcile('team-a/web');
     assert.equal(cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints?.[0]?.conditions?.ready, true);
     assert.equal(status().status?.phase, 'Ready', 'the relay relays, the target listens, the Service routes');
@@ -183,7 +182,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
     };
     project();
     await reconcile('team-a/web');
-    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     project();
     await reconcile('team-a/web');
     assert.equal(status().status?.phase, 'Ready');
@@ -194,7 +193,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
 
   it('writes nothing and records no Event when a pass finds nothing changed', async () => {
     await reconcile('team-a/web');
-    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     await reconcile('team-a/web');
     const writes = cluster.writes;
     const events = cluster.events.length;
@@ -209,7 +208,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
 
   it('leaves nothing behind when deleted', async () => {
     await reconcile('team-a/web');
-    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     await reconcile('team-a/web');
 
     cluster.deletePortForwardNow(cluster.pf('team-a', 'web')!);
@@ -230,7 +229,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
     reconciler = new Reconciler({ config, cache: cluster, api: recording, events: new EventRecorder(cluster.api, 't'), probe, now: () => NOW });
     await reconcile('team-a/web');
     assert.deepEqual(writes, ['policy', 'pod']);
-    const [policy] = cluster.networkPolicies.list(OPERATOR_NAMESPACE);
+    const [policy] = cluster.networkPolicies.list(HELPER_NAMESPACE);
     const uid = status().pf.metadata.uid!;
     assert.equal(policy?.metadata?.name, `pf-${uid}`);
     assert.deepEqual(policy?.spec?.podSelector, { matchLabels: { [LABELS.component]: 'helper', [LABELS.ownerUid]: uid } });
@@ -245,10 +244,10 @@ describe('a PortForward to a pod that listens on localhost', () => {
 
   it('puts the policy back when someone edits it', async () => {
     await reconcile('team-a/web');
-    const [policy] = cluster.networkPolicies.list(OPERATOR_NAMESPACE);
+    const [policy] = cluster.networkPolicies.list(HELPER_NAMESPACE);
     cluster.networkPolicies.put({ ...policy!, spec: { ...policy!.spec!, ingress: [{}] } }); // open to all
     await reconcile('team-a/web');
-    assert.deepEqual(cluster.networkPolicies.list(OPERATOR_NAMESPACE)[0]!.spec!.ingress, policy!.spec!.ingress);
+    assert.deepEqual(cluster.networkPolicies.list(HELPER_NAMESPACE)[0]!.spec!.ingress, policy!.spec!.ingress);
   });
 
   it('waits, saying so, while the pod is missing, and tears the helper down', async () => {
@@ -265,7 +264,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
 
   it('a spec edited to be invalid stops the tunnel: no helper, and no endpoint left pointing at its IP', async () => {
     await reconcile('team-a/web');
-    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     await reconcile('team-a/web');
     assert.deepEqual(cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints?.[0]?.addresses, [helper.status!.podIP]);
 
@@ -308,7 +307,7 @@ describe('many PortForwards on one node', () => {
     assert.match(queued.ready!.message, /node node-1 already has as many helpers starting as it takes at once\. .*\(at most 2, HELPER_MAX_STARTING_PER_NODE\)/);
     assert.equal(cluster.helpers().length, 2, 'no helper for the queued one yet');
 
-    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     await reconcile('team-a/c');
     assert.equal(cluster.helpers().length, 3, 'a slot freed: the third helper starts');
     assert.equal(status('c').ready?.reason, 'HelperStarting');
@@ -337,7 +336,7 @@ describe('passes that run at once over a lagging cache', () => {
     await reconcile('team-a/web');
     lagging.catchUp();
     // the cache has the PortForward's new version, but a lost pod event leaves the helper out of it
-    lagging.pods.delete(OPERATOR_NAMESPACE, cluster.helpers()[0]!.metadata!.name!);
+    lagging.pods.delete(HELPER_NAMESPACE, cluster.helpers()[0]!.metadata!.name!);
     const again = await reconcile('team-a/web');
     assert.deepEqual(again, { kind: 'requeueAfter', ms: 1000 }, 'a conflict: re-read and try again soon');
     assert.equal(cluster.helpers().length, 1);
@@ -356,7 +355,7 @@ describe('an operator upgrade that changes the helper template', () => {
     // bring all four up, two at a time
     for (let round = 0; round < 3; round++) {
       for (const name of names) await reconcile(`team-a/${name}`);
-      for (const h of cluster.helpers()) if (!h.status?.podIP) cluster.runHelper(h.metadata!.name!, OPERATOR_NAMESPACE, true);
+      for (const h of cluster.helpers()) if (!h.status?.podIP) cluster.runHelper(h.metadata!.name!, HELPER_NAMESPACE, true);
     }
     for (const name of names) await reconcile(`team-a/${name}`);
     assert.deepEqual(names.map((n) => status(n).status?.phase), ['Ready', 'Ready', 'Ready', 'Ready']);
@@ -380,7 +379,7 @@ describe('an operator upgrade that changes the helper template', () => {
         most = Math.max(most, replacing());
       }
       cluster.finishDeletions();
-      for (const h of cluster.helpers()) if (!h.status?.podIP) cluster.runHelper(h.metadata!.name!, OPERATOR_NAMESPACE, true);
+      for (const h of cluster.helpers()) if (!h.status?.podIP) cluster.runHelper(h.metadata!.name!, HELPER_NAMESPACE, true);
     }
     for (const name of names) await reconcile(`team-a/${name}`);
 
@@ -396,9 +395,9 @@ describe('an operator upgrade that changes the helper template', () => {
     cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
     cluster.addPortForward(portForward('team-a', 'web', webSpec));
     await reconcile('team-a/web');
-    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     await reconcile('team-a/web');
-    cluster.addPod({ ...pod(OPERATOR_NAMESPACE, 'someone-elses-helper', { node: 'node-1', ready: false }), metadata: { name: 'someone-elses-helper', namespace: OPERATOR_NAMESPACE, labels: { [LABELS.managedBy]: 'portforward-operator', [LABELS.ownerUid]: 'other' } } });
+    cluster.addPod({ ...pod(HELPER_NAMESPACE, 'someone-elses-helper', { node: 'node-1', ready: false }), metadata: { name: 'someone-elses-helper', namespace: HELPER_NAMESPACE, labels: { [LABELS.managedBy]: 'portforward-operator', [LABELS.ownerUid]: 'other' } } });
     reconciler = new Reconciler({ config: { ...config, helperMaxStartingPerNode: 1, helperImagePullPolicy: 'Never' }, cache: cluster, api: cluster.api, events: new EventRecorder(cluster.api, 't'), probe, now: () => NOW });
     const result = await reconcile('team-a/web');
     assert.equal(cluster.helpers().filter((h) => h.metadata?.labels?.[LABELS.ownerUid] !== 'other').length, 1, 'the outdated helper is kept');
@@ -616,7 +615,7 @@ describe('races with other writers', () => {
     cluster.addPod(pod('team-a', 'nginx'));
     cluster.addPortForward(portForward('team-a', 'web', webSpec));
     await reconcile('team-a/web');
-    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, OPERATOR_NAMESPACE, true);
+    const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
     await reconcile('team-a/web');
     const writes = cluster.writes;
 

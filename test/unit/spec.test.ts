@@ -85,6 +85,17 @@ describe('an invalid spec is refused with the field at fault', () => {
     assert.ok(parseSpec({ target, ports: [{ port: 80, name: 'tcp-web' }, { port: 81 }] }).ok);
   });
 
+  it('an idleTimeout that is not a duration', () => {
+    assert.match(problems({ target, ports: [{ port: 1 }], idleTimeout: '10' }), /spec\.idleTimeout: idleTimeout must be a duration/);
+    assert.ok(parseSpec({ target, ports: [{ port: 1 }], idleTimeout: '0s' }).ok, '0s: never');
+  });
+
+  it('a selector with more labels than any pod needs, which would only weigh on the operator', () => {
+    const labels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`l${i}`, 'v']));
+    assert.match(problems({ target: { selector: { matchLabels: labels(33) } }, ports: [{ port: 1 }] }), /spec\.target\.selector\.matchLabels: at most 32 labels/);
+    assert.ok(parseSpec({ target: { selector: { matchLabels: labels(32) } }, ports: [{ port: 1 }] }).ok);
+  });
+
   it('a pod name that is not a DNS name', () => {
     assert.match(problems({ target: { pod: 'Not_A_Pod' }, ports: [{ port: 1 }] }), /spec\.target\.pod/);
   });

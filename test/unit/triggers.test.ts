@@ -7,7 +7,7 @@ import { PortForwardIndex, keysForNamespace, keysForOwned, keysForPod } from '..
 import { keyOfPortForward } from '../../src/controller/keys.js';
 import { helperPodFor } from '../../src/resources/helper-pod.js';
 import { MemoryStore } from './support/fake-cluster.js';
-import { OPERATOR_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';
+import { HELPER_NAMESPACE, config, pod, portForward, validSpec } from './support/fixtures.js';
 
 const pfs = new MemoryStore<ReturnType<typeof portForward>>();
 const named = { ...portForward('team-a', 'web', { target: { pod: 'nginx' }, ports: [{ port: 1 }] }) };
@@ -25,17 +25,17 @@ for (const pf of [named, selecting, remote, broken, queued]) {
 
 describe('a pod change', () => {
   it('wakes the PortForwards that name it or select in its namespace', () => {
-    assert.deepEqual(keysForPod(pod('team-a', 'nginx'), pfs, index, OPERATOR_NAMESPACE).sort(), ['team-a/any', 'team-a/broken', 'team-a/web']);
-    assert.deepEqual(keysForPod(pod('team-a', 'other'), pfs, index, OPERATOR_NAMESPACE).sort(), ['team-a/any', 'team-a/broken']);
-    assert.deepEqual(keysForPod(pod('databases', 'pg'), pfs, index, OPERATOR_NAMESPACE), ['team-b/db']);
+    assert.deepEqual(keysForPod(pod('team-a', 'nginx'), pfs, index, HELPER_NAMESPACE).sort(), ['team-a/any', 'team-a/broken', 'team-a/web']);
+    assert.deepEqual(keysForPod(pod('team-a', 'other'), pfs, index, HELPER_NAMESPACE).sort(), ['team-a/any', 'team-a/broken']);
+    assert.deepEqual(keysForPod(pod('databases', 'pg'), pfs, index, HELPER_NAMESPACE), ['team-b/db']);
   });
 
   it('of a helper wakes only its owner', () => {
     const spec = validSpec({ target: { pod: 'nginx' }, ports: [{ port: 1 }] });
     const helper = helperPodFor({ namespace: 'team-a', name: 'web', uid: 'uid-web' }, spec, { namespace: 'team-a', pod: 'nginx', uid: 'u', node: 'n', ips: ['10.0.0.2'], tolerations: [] }, helperSettingsOf(config));
-    assert.deepEqual(keysForPod(helper, pfs, index, OPERATOR_NAMESPACE), ['team-a/web']);
+    assert.deepEqual(keysForPod(helper, pfs, index, HELPER_NAMESPACE), ['team-a/web']);
     // on node-9, where a PortForward waits for a start slot, a helper's change may free one
-    assert.deepEqual(keysForPod({ ...helper, spec: { ...helper.spec!, nodeName: 'node-9' } }, pfs, index, OPERATOR_NAMESPACE), ['team-a/web', 'team-c/waiting']);
+    assert.deepEqual(keysForPod({ ...helper, spec: { ...helper.spec!, nodeName: 'node-9' } }, pfs, index, HELPER_NAMESPACE), ['team-a/web', 'team-c/waiting']);
   });
 
   it('wakes a PortForward that enters it from another namespace, by uid, and forgets a deleted one', () => {
@@ -43,9 +43,9 @@ describe('a pod change', () => {
     const entered = { ...remote, status: { target: { namespace: 'databases', pod: 'pg', uid: pg.metadata!.uid!, node: 'n' } } };
     const local = new PortForwardIndex();
     local.update('team-b/db', entered);
-    assert.deepEqual(keysForPod(pg, pfs, local, OPERATOR_NAMESPACE), ['team-b/db']);
+    assert.deepEqual(keysForPod(pg, pfs, local, HELPER_NAMESPACE), ['team-b/db']);
     local.update('team-b/db', undefined);
-    assert.deepEqual(keysForPod(pg, pfs, local, OPERATOR_NAMESPACE), []);
+    assert.deepEqual(keysForPod(pg, pfs, local, HELPER_NAMESPACE), []);
     assert.deepEqual(local.targetingNamespace('databases'), []);
   });
 });

@@ -73,14 +73,23 @@ func parseSpecs(args []string) ([]spec, error) {
 
 // config holds the relay's limits.
 type config struct {
-	maxConns    int           // concurrent TCP connections, over all ports; more are reset at once
-	maxSessions int           // concurrent UDP sessions (client addresses), over all ports
-	udpIdle     time.Duration // a UDP session without a datagram either way for this long ends
-	dialTimeout time.Duration // TCP connect to the target, both address families together
+	maxConns             int           // concurrent TCP connections, over all ports; more are reset at once
+	maxConnsPerSource    int           // concurrent TCP connections from one client address
+	idleTimeout          time.Duration // a TCP connection without data either way for this long is closed (0: never)
+	maxSessions          int           // concurrent UDP sessions (client address:port), over all ports
+	maxSessionsPerSource int           // concurrent UDP sessions from one client address
+	udpIdle              time.Duration // a UDP session without a datagram either way for this long ends
+	dialTimeout          time.Duration // TCP connect to the target, both address families together
 }
 
+// The defaults leave room for a shared tunnel's many clients (the tunnel API's gateway is one
+// client address per replica, carrying many users) while no single address can take it all.
 func defaultConfig() config {
-	return config{maxConns: 1024, maxSessions: 4096, udpIdle: 30 * time.Second, dialTimeout: 10 * time.Second}
+	return config{
+		maxConns: 4096, maxConnsPerSource: 512, idleTimeout: time.Hour,
+		maxSessions: 4096, maxSessionsPerSource: 512, udpIdle: 30 * time.Second,
+		dialTimeout: 10 * time.Second,
+	}
 }
 
 func main() {
@@ -103,7 +112,10 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	runAs := fs.String("run-as", "", "once every listener is up, switch to this UID:GID and drop every capability (empty: keep them; for tests)")
 	checkEvery := fs.Duration("check-every", 10*time.Second, "how often to check that the target's namespace still carries its IPs (exit 1 when not: the pod's sandbox was replaced)")
 	fs.IntVar(&cfg.maxConns, "max-conns", cfg.maxConns, "concurrent TCP connections over all ports; more are reset at once")
-	fs.IntVar(&cfg.maxSessions, "max-udp-sessions", cfg.maxSessions, "concurrent UDP sessions (client addresses) over all ports; datagrams of new clients beyond are dropped")
+	fs.IntVar(&cfg.maxConnsPerSource, "max-conns-per-source", cfg.maxConnsPerSource, "concurrent TCP connections from one client address; more are reset at once")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", cfg.idleTimeout, "close a TCP connection that carried no data either way for this long (0: never)")
+	fs.IntVar(&cfg.maxSessions, "max-udp-sessions", cfg.maxSessions, "concurrent UDP sessions (client address:port) over all ports; a new one beyond ends the least recently used")
+	fs.IntVar(&cfg.maxSessionsPerSource, "max-udp-sessions-per-source", cfg.maxSessionsPerSource, "concurrent UDP sessions from one client address; datagrams of its new ones beyond are dropped")
 	fs.DurationVar(&cfg.udpIdle, "udp-idle", cfg.udpIdle, "a UDP session ends after this long without a datagram either way")
 	fs.DurationVar(&cfg.dialTimeout, "dial-timeout", cfg.dialTimeout, "timeout of a TCP connect to the target")
 	health := fs.Int("health", 0, "serve GET /ready (every listener is up) and GET /ports (which target ports take traffic) on this TCP port (0: off); the kubelet's HTTP probe costs no process, unlike an exec probe")
@@ -123,8 +135,11 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	if (*nsPath == "") == (target.uid == "") {
 		return bad("give exactly one of --target-pod-uid and --netns")
 	}
-	if cfg.maxConns < 1 || cfg.maxSessions < 1 || cfg.udpIdle <= 0 || cfg.dialTimeout <= 0 || *checkEvery <= 0 {
-		return bad("--max-conns, --max-udp-sessions, --udp-idle, --dial-timeout and --check-every must be positive")
+	if cfg.maxConns < 1 || cfg.maxConnsPerSource < 1 || cfg.maxSessions < 1 || cfg.maxSessionsPerSource < 1 || cfg.udpIdle <= 0 || cfg.dialTimeout <= 0 || *checkEvery <= 0 {
+		return bad("--max-conns, --max-conns-per-source, --max-udp-sessions, --max-udp-sessions-per-source, --udp-idle, --dial-timeout and --check-every must be positive")
+	}
+	if cfg.idleTimeout < 0 {
+		return bad("--idle-timeout must not be negative")
 	}
 	uid, gid := 0, 0
 	if *runAs != "" {

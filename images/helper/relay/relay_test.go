@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -511,7 +512,7 @@ func TestUDPEcho(t *testing.T) {
 	}
 }
 
-func TestUDPSessionsExpireAndAreCapped(t *testing.T) {
+func TestUDPSessionsExpireAndTheLeastRecentlyUsedMakesRoom(t *testing.T) {
 	needRoot(t)
 	ns := newNetns(t)
 	echo := udpEcho(t, ns, "127.0.0.1:0")
@@ -524,27 +525,31 @@ func TestUDPSessionsExpireAndAreCapped(t *testing.T) {
 	a, b, c := udpClient(t, addr), udpClient(t, addr), udpClient(t, addr)
 	udpExchange(t, a, [][]byte{[]byte("a")})
 	udpExchange(t, b, [][]byte{[]byte("b")})
-	c.Write([]byte("c: over the cap"))
-	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-	if _, err := c.Read(make([]byte, 100)); err == nil {
-		t.Fatal("a third client got a session over --max-udp-sessions=2")
+	udpExchange(t, a, [][]byte{[]byte("a, used after b")})
+	// At the cap, a third client ends the least recently used session (b's), not its own chance.
+	udpExchange(t, c, [][]byte{[]byte("c: over the cap")})
+	if n, total := u.sessionCount(), r.sessions.Load(); n != 2 || total != 2 {
+		t.Fatalf("%d sessions here, %d in all; want 2 (the cap)", n, total)
 	}
-	if !strings.Contains(r.logs.String(), "the maximum (--max-udp-sessions)") {
-		t.Errorf("the dropped datagram was not logged:\n%s", r.logs)
+	if want := "ended the least recently used one (" + b.LocalAddr().String(); !strings.Contains(r.logs.String(), want) {
+		t.Errorf("want %q in the log:\n%s", want, r.logs)
 	}
+	udpExchange(t, a, [][]byte{[]byte("a kept its session")})
 
-	// Client a stays active across several idle periods; b goes idle and its session ends.
+	// Client a stays active across several idle periods; c goes idle and its session ends.
 	for range 5 {
 		time.Sleep(100 * time.Millisecond)
 		udpExchange(t, a, [][]byte{[]byte("a again")})
 	}
 	if n := u.sessionCount(); n != 1 {
-		t.Fatalf("%d sessions after b was idle, want 1 (a's)", n)
+		t.Fatalf("%d sessions after c was idle, want 1 (a's)", n)
 	}
-	udpExchange(t, c, [][]byte{[]byte("c: a slot is free now")})
 	time.Sleep(700 * time.Millisecond)
 	if n, total := u.sessionCount(), r.sessions.Load(); n != 0 || total != 0 {
 		t.Fatalf("sessions after everyone was idle: %d here, %d in all; want 0", n, total)
+	}
+	if n := r.sessionFrom.count(netip.MustParseAddr("127.0.0.1")); n != 0 {
+		t.Fatalf("127.0.0.1 still counts %d sessions after all ended", n)
 	}
 }
 

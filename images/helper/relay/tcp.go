@@ -13,15 +13,24 @@ import (
 
 // relay holds what all listeners share: the target namespace, the limits and the log.
 type relay struct {
-	ns       *netns
-	cfg      config
-	log      *logger
-	conns    chan struct{} // one token per open TCP connection: at most cfg.maxConns
-	sessions atomic.Int64  // open UDP sessions, over all ports
+	ns          *netns
+	cfg         config
+	log         *logger
+	conns       chan struct{} // one token per open TCP connection: at most cfg.maxConns
+	connsFrom   *perSource    // open TCP connections per client address: at most cfg.maxConnsPerSource
+	sessions    atomic.Int64  // open UDP sessions, over all ports
+	sessionFrom *perSource    // open UDP sessions per client address, over all ports
+	idle        *idleCloser
 }
 
 func newRelay(ns *netns, cfg config, log *logger) *relay {
-	return &relay{ns: ns, cfg: cfg, log: log, conns: make(chan struct{}, cfg.maxConns)}
+	return &relay{
+		ns: ns, cfg: cfg, log: log,
+		conns:       make(chan struct{}, cfg.maxConns),
+		connsFrom:   newPerSource(cfg.maxConnsPerSource),
+		sessionFrom: newPerSource(cfg.maxSessionsPerSource),
+		idle:        newIdleCloser(cfg.idleTimeout),
+	}
 }
 
 // serveTCP accepts connections on ln until it is closed, and relays each to port in the target.
@@ -44,18 +53,30 @@ func (r *relay) serveTCP(ln *net.TCPListener, port int) {
 			continue
 		}
 		backoff = 0
+		from := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr()
 		select {
 		case r.conns <- struct{}{}:
+			if !r.connsFrom.take(from) {
+				<-r.conns
+				r.log.errorf("tcp :%d: %v has %d connections open, the maximum per client (--max-conns-per-source): reset its new one", ln.Addr().(*net.TCPAddr).Port, from, r.cfg.maxConnsPerSource)
+				resetConn(c)
+				continue
+			}
 			go func() {
-				defer func() { <-r.conns }()
+				defer func() { r.connsFrom.give(from); <-r.conns }()
 				r.handleTCP(c, port, &family)
 			}()
 		default:
 			r.log.errorf("tcp :%d: %d connections open, the maximum (--max-conns): reset the connection from %v", ln.Addr().(*net.TCPAddr).Port, r.cfg.maxConns, c.RemoteAddr())
-			c.SetLinger(0) // a reset: the client fails at once, and no TIME_WAIT here
-			c.Close()
+			resetConn(c)
 		}
 	}
+}
+
+// resetConn closes c with a reset: the client fails at once, and no TIME_WAIT is left here.
+func resetConn(c *net.TCPConn) {
+	c.SetLinger(0)
+	c.Close()
 }
 
 // handleTCP connects to the target's loopback, trying the family that worked last first and the
@@ -79,10 +100,11 @@ func (r *relay) handleTCP(client *net.TCPConn, port int, family *atomic.Int32) {
 	}
 	if err != nil {
 		r.log.errorf("tcp :%d: cannot connect to target port %d (%v): closed the connection from %v", client.LocalAddr().(*net.TCPAddr).Port, port, err, client.RemoteAddr())
-		client.SetLinger(0) // a reset, as the client would get from a refused port
-		client.Close()
+		resetConn(client) // as the client would get from a refused port
 		return
 	}
+	r.idle.track(client, func() { client.Close(); target.Close() })
+	defer r.idle.forget(client)
 	pipe(client, target)
 }
 
@@ -100,10 +122,8 @@ func pipe(client, target *net.TCPConn) {
 	var once sync.Once
 	reset := func() {
 		once.Do(func() {
-			client.SetLinger(0)
-			target.SetLinger(0)
-			client.Close()
-			target.Close()
+			resetConn(client)
+			resetConn(target)
 		})
 	}
 	var wg sync.WaitGroup

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"container/list"
 	"errors"
 	"net"
 	"net/netip"
@@ -14,20 +15,24 @@ import (
 // target's namespace connected to the target's loopback. Datagrams from the client go out on the
 // session's socket; the target's replies come back on it and are sent to the client from the
 // listening socket, so the client sees them come from the address it sent to. A session ends after
-// cfg.udpIdle without a datagram either way.
+// cfg.udpIdle without a datagram either way; when cfg.maxSessions are open, a new client ends the
+// least recently used session rather than being turned away (an idle flood cannot lock out the
+// next real client), and one client address may hold at most cfg.maxSessionsPerSource.
 type udpRelay struct {
 	r      *relay
 	pc     *net.UDPConn
 	port   int // the target's
 	mu     sync.Mutex
 	byAddr map[netip.AddrPort]*udpSession
+	lru    *list.List // of *udpSession, the most recently used first
 	closed bool
 }
 
 type udpSession struct {
 	client netip.AddrPort
 	conn   *net.UDPConn
-	last   time.Time // of the last datagram either way; guarded by udpRelay.mu
+	last   time.Time     // of the last datagram either way; guarded by udpRelay.mu
+	elem   *list.Element // in udpRelay.lru; guarded by udpRelay.mu
 }
 
 // maxDatagram holds any UDP payload (65507 bytes over IPv4, 65527 over IPv6): never truncated.
@@ -39,7 +44,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, maxDatagram); return
 
 func (r *relay) newUDP(pc *net.UDPConn, port int) *udpRelay {
 	pc.SetReadBuffer(4 << 20) // best effort: bursts from many clients; capped by net.core.rmem_max
-	return &udpRelay{r: r, pc: pc, port: port, byAddr: map[netip.AddrPort]*udpSession{}}
+	return &udpRelay{r: r, pc: pc, port: port, byAddr: map[netip.AddrPort]*udpSession{}, lru: list.New()}
 }
 
 func (u *udpRelay) listenPort() int { return u.pc.LocalAddr().(*net.UDPAddr).Port }
@@ -68,25 +73,30 @@ func (u *udpRelay) serve() {
 	}
 }
 
-// session returns the client's session, creating it if needed; nil when over the cap or when the
-// socket cannot be made. Only serve creates sessions, so there is no race to create one twice.
+// session returns the client's session, creating it if needed; nil when the client is over its
+// limit or when the socket cannot be made. Only serve creates sessions, so there is no race to
+// create one twice.
 func (u *udpRelay) session(from netip.AddrPort) *udpSession {
 	now := time.Now()
 	u.mu.Lock()
 	if s := u.byAddr[from]; s != nil {
-		s.last = now
+		u.usedLocked(s, now)
 		u.mu.Unlock()
 		return s
 	}
 	u.mu.Unlock()
-	if u.r.sessions.Add(1) > int64(u.r.cfg.maxSessions) {
-		u.r.sessions.Add(-1)
-		u.r.log.errorf("udp :%d: %d sessions open, the maximum (--max-udp-sessions): dropped a datagram from new client %v", u.listenPort(), u.r.cfg.maxSessions, from)
+	if !u.r.sessionFrom.take(from.Addr()) {
+		u.r.log.errorf("udp :%d: %v has %d sessions open, the maximum per client (--max-udp-sessions-per-source): dropped a datagram from its new port %d", u.listenPort(), from.Addr(), u.r.cfg.maxSessionsPerSource, from.Port())
+		return nil
+	}
+	if u.r.sessions.Add(1) > int64(u.r.cfg.maxSessions) && !u.evictOldest(from) {
+		u.release(from)
+		u.r.log.errorf("udp :%d: %d sessions open, the maximum (--max-udp-sessions), none on this port: dropped a datagram from new client %v", u.listenPort(), u.r.cfg.maxSessions, from)
 		return nil
 	}
 	conn, _, err := u.r.ns.dialUDP(u.port)
 	if err != nil {
-		u.r.sessions.Add(-1)
+		u.release(from)
 		u.r.log.errorf("udp :%d: cannot open a socket to target port %d for client %v: %v", u.listenPort(), u.port, from, err)
 		return nil
 	}
@@ -95,13 +105,53 @@ func (u *udpRelay) session(from netip.AddrPort) *udpSession {
 	if u.closed {
 		u.mu.Unlock()
 		conn.Close()
-		u.r.sessions.Add(-1)
+		u.release(from)
 		return nil
 	}
+	s.elem = u.lru.PushFront(s)
 	u.byAddr[from] = s
 	u.mu.Unlock()
 	go u.replies(s)
 	return s
+}
+
+// usedLocked marks a datagram on s, either way.
+func (u *udpRelay) usedLocked(s *udpSession, now time.Time) {
+	s.last = now
+	if s.elem != nil {
+		u.lru.MoveToFront(s.elem)
+	}
+}
+
+// evictOldest ends this port's least recently used session to make room for newcomer; false when
+// the port has none.
+func (u *udpRelay) evictOldest(newcomer netip.AddrPort) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	back := u.lru.Back()
+	if back == nil {
+		return false
+	}
+	s := back.Value.(*udpSession)
+	u.removeLocked(s)
+	s.conn.Close()
+	u.r.log.errorf("udp :%d: %d sessions open, the maximum (--max-udp-sessions): ended the least recently used one (%v, idle %v) for new client %v", u.listenPort(), u.r.cfg.maxSessions, s.client, time.Since(s.last).Round(time.Millisecond), newcomer)
+	return true
+}
+
+// removeLocked forgets s and gives back what it counted.
+func (u *udpRelay) removeLocked(s *udpSession) {
+	if u.byAddr[s.client] != s {
+		return
+	}
+	delete(u.byAddr, s.client)
+	u.lru.Remove(s.elem)
+	u.release(s.client)
+}
+
+func (u *udpRelay) release(client netip.AddrPort) {
+	u.r.sessions.Add(-1)
+	u.r.sessionFrom.give(client.Addr())
 }
 
 // replies sends the target's datagrams back to the session's client until the session has been
@@ -153,7 +203,7 @@ func (u *udpRelay) replies(s *udpSession) {
 			continue
 		}
 		u.mu.Lock()
-		s.last = time.Now()
+		u.usedLocked(s, time.Now())
 		u.mu.Unlock()
 		if _, err := u.pc.WriteToUDPAddrPort((*bp)[:n], s.client); err != nil && !errors.Is(err, net.ErrClosed) {
 			u.r.log.errorf("udp :%d: reply to %v: %v", u.listenPort(), s.client, err)
@@ -171,10 +221,7 @@ func (u *udpRelay) end(s *udpSession, force bool) bool {
 	if !force && time.Since(s.last) < u.r.cfg.udpIdle {
 		return false
 	}
-	if u.byAddr[s.client] == s {
-		delete(u.byAddr, s.client)
-		u.r.sessions.Add(-1)
-	}
+	u.removeLocked(s)
 	s.conn.Close()
 	return true
 }
@@ -183,10 +230,9 @@ func (u *udpRelay) closeSessions() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.closed = true
-	for a, s := range u.byAddr {
+	for _, s := range u.byAddr {
 		s.conn.Close()
-		delete(u.byAddr, a)
-		u.r.sessions.Add(-1)
+		u.removeLocked(s)
 	}
 }
 

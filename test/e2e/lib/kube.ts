@@ -73,7 +73,17 @@ export interface PodOptions {
   hostPID?: boolean;
   capabilities?: string[];
   ownerReferences?: object[];
+  /** Meets Pod Security's restricted level (as portforward-system requires): no root, no capability. */
+  restricted?: boolean;
 }
+
+const RESTRICTED = {
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
 
 /** A toolbox pod running a shell command. */
 export function toolboxPod(ns: string, name: string, command: string, opts: PodOptions = {}) {
@@ -90,7 +100,7 @@ export function toolboxPod(ns: string, name: string, command: string, opts: PodO
           image: TOOLBOX_IMAGE,
           imagePullPolicy: 'Never',
           command: ['/bin/sh', '-c', command],
-          securityContext: opts.capabilities ? { capabilities: { add: opts.capabilities } } : undefined,
+          securityContext: opts.restricted ? RESTRICTED : opts.capabilities ? { capabilities: { add: opts.capabilities } } : undefined,
         },
       ],
     },

@@ -5,6 +5,8 @@ import { helperPodFor } from '../../../src/resources/helper-pod.js';
 import { apply, eventually, exec, getJson, kubectl, testNamespace, toolboxPod, waitRunning } from './kube.js';
 
 export const OPERATOR_NS = 'portforward-system';
+/** Where the helper pods and their NetworkPolicies run. */
+export const HELPER_NS = 'portforward-helpers';
 
 /** A pod serving HTTP (TCP) and a UDP echo on 127.0.0.1 only: unreachable from other pods. */
 export function loopbackTarget(ns: string, name: string, labels: Record<string, string> = { app: name }) {
@@ -54,7 +56,7 @@ export async function waitReason(ns: string, name: string, reason: string, timeo
 
 /** The operator's helper pods for a PortForward. */
 export async function helpersOf(pfUid: string): Promise<any[]> {
-  return (await getJson(['pods', '-n', OPERATOR_NS, '-l', `portforward.io/owner-uid=${pfUid}`])).items;
+  return (await getJson(['pods', '-n', HELPER_NS, '-l', `portforward.io/owner-uid=${pfUid}`])).items;
 }
 
 /**
@@ -96,13 +98,13 @@ export function classicHelper(clientNs: string, name: string, spec: unknown, tar
     { namespace: clientNs, name, uid: `${name}-${clientNs}` },
     parsed.spec,
     { namespace: target.metadata.namespace, pod: target.metadata.name, uid: target.metadata.uid, node: target.spec.nodeName, ips: [target.status.podIP], tolerations: [] },
-    { namespace: OPERATOR_NS, image: 'localhost/portforward-helper:dev', imagePullPolicy: 'IfNotPresent', dataPath: 'exec', priorityClassName: 'portforward-helper' },
+    { namespace: HELPER_NS, image: 'localhost/portforward-helper:dev', imagePullPolicy: 'IfNotPresent', dataPath: 'exec', priorityClassName: 'portforward-helper' },
   );
   pod.metadata!.labels = { app: name }; // not the operator's: it must not adopt or delete it
   const policy = {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: { name: pod.metadata!.name, namespace: OPERATOR_NS },
+    metadata: { name: pod.metadata!.name, namespace: HELPER_NS },
     spec: {
       podSelector: { matchLabels: { app: name } },
       policyTypes: ['Ingress'],

@@ -118,7 +118,7 @@ export class FakeCluster implements ClusterCache {
     return this.portForwards.get(namespace, name);
   }
 
-  helpers(namespace = 'portforward-system'): V1Pod[] {
+  helpers(namespace = 'portforward-helpers'): V1Pod[] {
     return [...this.pods.list(namespace)];
   }
 

@@ -3,10 +3,10 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { API_VERSION, KIND, parseSpec, type PortForward, type PortForwardSpec } from '../../../src/api/index.js';
 import type { ReconcilerConfig } from '../../../src/controller/reconciler.js';
 
-export const OPERATOR_NAMESPACE = 'portforward-system';
+export const HELPER_NAMESPACE = 'portforward-helpers';
 
 export const config: ReconcilerConfig = {
-  namespace: OPERATOR_NAMESPACE,
+  helperNamespace: HELPER_NAMESPACE,
   helperImage: 'localhost/portforward-helper:dev',
   helperImagePullPolicy: 'IfNotPresent',
   helperDataPath: 'splice',

@@ -26,7 +26,7 @@ export function readyPortForward(name: string, helperPod: string, ports: unknown
     status: {
       phase: 'Ready',
       conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'tunnel is up', lastTransitionTime: '2025-01-01T00:00:00Z' }],
-      helper: { namespace: 'portforward-system', pod: helperPod, podIP: '10.0.0.9' },
+      helper: { namespace: 'portforward-helpers', pod: helperPod, podIP: '10.0.0.9' },
     },
   };
 }
