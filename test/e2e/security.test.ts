@@ -140,8 +140,11 @@ describe('the operator, held by admission policy to what helpers and tunnels loo
     await refused('another image', helperWith((p) => (p.spec.containers[0].image = 'localhost/toolbox:dev')), /running the helper image/);
     await refused('a command', helperWith((p) => (p.spec.containers[0].command = ['/bin/sh', '-c', 'cat /proc/1/environ'])), /its image's own entrypoint/);
     await refused('another capability', helperWith((p) => p.spec.containers[0].securityContext.capabilities.add.push('NET_ADMIN')), /adds only/);
-    await refused('the host network', helperWith((p) => (p.spec.hostNetwork = true)), /never uses the host's network/);
-    await refused('a token', helperWith((p) => (p.spec.automountServiceAccountToken = true)), /no ServiceAccount token/);
+    // with the host's network the API server makes every container port a host port, refused first
+    await refused('the host network', helperWith((p) => (p.spec.hostNetwork = true)), /never uses the host's network|binds no host port/);
+    await refused('the host IPC', helperWith((p) => (p.spec.hostIPC = true)), /never uses the host's network or IPC/);
+    // a token arrives as a projected volume, which the volume rule refuses first
+    await refused('a token', helperWith((p) => (p.spec.automountServiceAccountToken = true)), /no ServiceAccount token|no volume but an emptyDir/);
     await refused('a second container', helperWith((p) => p.spec.containers.push({ ...p.spec.containers[0], name: 'two' })), /exactly one container/);
     await refused('in another namespace', helperWith((p) => (p.metadata.namespace = ns.name)), /forbidden/);
   });
