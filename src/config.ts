@@ -28,6 +28,11 @@ const envSchema = z.object({
    */
   HELPER_MAX_STARTING_PER_NODE: z.coerce.number().int().min(1).max(1000).default(64),
   /**
+   * The most PortForwards of one namespace that get a helper (0: no limit). The oldest ones do; the
+   * others wait with reason NamespaceLimitReached, so one tenant cannot fill a node's pods.
+   */
+  MAX_HELPERS_PER_NAMESPACE: z.coerce.number().int().min(0).default(100),
+  /**
    * What Ready waits for: traffic (the helper reports every target port open, and a connection
    * through the Service's cluster IP reaches it; needs the operator inside the cluster) or helper
    * (the helper pod's readiness alone).
@@ -51,6 +56,7 @@ export interface Config {
   logLevel: string;
   concurrency: number;
   helperMaxStartingPerNode: number;
+  maxHelpersPerNamespace: number;
   readyCheck: 'traffic' | 'helper';
   resyncSeconds: number;
   leaderElection: boolean;
@@ -74,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     concurrency: e.CONCURRENCY,
     helperMaxStartingPerNode: e.HELPER_MAX_STARTING_PER_NODE,
+    maxHelpersPerNamespace: e.MAX_HELPERS_PER_NAMESPACE,
     readyCheck: e.READY_CHECK,
     resyncSeconds: e.RESYNC_SECONDS,
     leaderElection: e.LEADER_ELECTION === 'true',

@@ -16,7 +16,7 @@ import { orphanPolicies } from './policy-sync.js';
 import { WorkQueue } from './queue.js';
 import type { Reconciler } from './reconciler.js';
 import { keyOfPortForward } from './keys.js';
-import { PortForwardIndex, keysForNamespace, keysForOwned, keysForOwnerAnnotation, keysForPod } from './triggers.js';
+import { PortForwardIndex, keysForNamespace, keysForOwned, keysForOwnerAnnotation, keysForPod, keysForPortForward } from './triggers.js';
 
 export interface ControllerDeps {
   informers: Informers;
@@ -49,7 +49,7 @@ export class Controller {
     const pfs = informers.portForwards;
     // The index follows every PortForward event, also before this replica leads.
     pfs.onChange((pf) => this.index.update(keyOfPortForward(pf), pfs.get(pf.metadata.namespace ?? '', pf.metadata.name ?? '')));
-    this.watch(pfs, (pf) => [keyOfPortForward(pf)]);
+    this.watch(pfs, (pf) => keysForPortForward(pf, pfs));
     this.watch(informers.pods, (pod) => keysForPod(pod, pfs, this.index, deps.helperNamespace));
     this.watch(informers.services, (svc) => keysForOwned(svc, pfs));
     this.watch(informers.endpointSlices, (slice) => keysForOwned(slice, pfs));

@@ -12,9 +12,15 @@ import type { EventType } from './reasons.js';
 export const COMPONENT = 'portforward-operator';
 
 
+/** The same Event again within this long bumps the first one's count, as client-go's correlator does. */
+const AGGREGATE_WITHIN_MS = 10 * 60_000;
+const MAX_REMEMBERED = 1000;
+
 export class EventRecorder {
   /** Last reason announced per PortForward uid: the status in the cache can lag our own writes. */
   private readonly announced = new Map<string, string>();
+  /** Recent Events by what they say, to count repeats on one object instead of writing new ones. */
+  private readonly recent = new Map<string, CoreV1Event>();
 
   constructor(
     private readonly api: KubeApi,
@@ -33,6 +39,21 @@ export class EventRecorder {
 
   async record(pf: PortForward, type: EventType, reason: string, message: string, log: Logger): Promise<void> {
     const now = this.now();
+    const key = [pf.metadata.uid, type, reason, message].join('\n');
+    const previous = this.recent.get(key);
+    if (previous && now.getTime() - new Date(previous.lastTimestamp ?? 0).getTime() < AGGREGATE_WITHIN_MS) {
+      const bumped = { ...previous, count: (previous.count ?? 1) + 1, lastTimestamp: now };
+      try {
+        if (await this.api.replaceEvent(bumped)) {
+          this.remember(key, bumped);
+          log.info('event', { type, reason, message, count: bumped.count });
+          return;
+        }
+      } catch (err) {
+        log.warn('could not update event', { reason, error: describeError(err) });
+        return;
+      }
+    }
     const event: CoreV1Event = {
       metadata: { name: `${pf.metadata.name}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`, namespace: pf.metadata.namespace },
       involvedObject: {
@@ -55,6 +76,7 @@ export class EventRecorder {
     };
     try {
       await this.api.createEvent(event);
+      this.remember(key, event);
       log.info('event', { type, reason, message });
     } catch (err) {
       log.warn('could not record event', { reason, error: describeError(err) });
@@ -64,5 +86,11 @@ export class EventRecorder {
   /** Forget a deleted PortForward. */
   forget(uid: string | undefined): void {
     if (uid) this.announced.delete(uid);
+  }
+
+  private remember(key: string, event: CoreV1Event): void {
+    this.recent.delete(key); // re-inserted last: the map's order is the order of use
+    this.recent.set(key, event);
+    if (this.recent.size > MAX_REMEMBERED) this.recent.delete(this.recent.keys().next().value!);
   }
 }

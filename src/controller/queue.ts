@@ -1,6 +1,7 @@
 // A work queue of "namespace/name" keys, after client-go's workqueue: repeats coalesce, a key is
 // never reconciled twice at once (re-added while running, it runs again afterwards), at most
-// `concurrency` keys run together, and errors back off per key.
+// `concurrency` keys run together, and errors back off per key. Ready keys are taken fairly
+// between namespaces: one tenant's thousand PortForwards do not delay another's one.
 import { RECONCILE_BACKOFF, backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 import type { Result } from './result.js';
 
@@ -20,8 +21,48 @@ export interface QueueOptions {
   onResult?: (key: string, result: Result, seconds: number, retryInMs: number | undefined) => void;
 }
 
+/**
+ * Ready keys: first in, first out within a namespace, and the namespaces take turns, one key
+ * each, in the order they became ready.
+ */
+export class FairQueue {
+  private readonly byNamespace = new Map<string, Set<string>>(); // insertion-ordered: the turns
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(key: string): void {
+    const namespace = key.slice(0, Math.max(0, key.indexOf('/')));
+    let keys = this.byNamespace.get(namespace);
+    if (!keys) this.byNamespace.set(namespace, (keys = new Set()));
+    if (keys.has(key)) return;
+    keys.add(key);
+    this.count++;
+  }
+
+  /** The next key: the oldest of the namespace whose turn it is, which then goes to the back. */
+  take(): string | undefined {
+    const turn = this.byNamespace.entries().next();
+    if (turn.done) return undefined;
+    const [namespace, keys] = turn.value;
+    const key = keys.values().next().value as string;
+    keys.delete(key);
+    this.count--;
+    this.byNamespace.delete(namespace);
+    if (keys.size > 0) this.byNamespace.set(namespace, keys);
+    return key;
+  }
+
+  clear(): void {
+    this.byNamespace.clear();
+    this.count = 0;
+  }
+}
+
 export class WorkQueue {
-  private readonly ready = new Set<string>(); // insertion-ordered: first in, first out
+  private readonly ready = new FairQueue();
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>(); // added again while running
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
@@ -90,8 +131,7 @@ export class WorkQueue {
 
   private pump(): void {
     while (!this.stopped && this.running.size < this.options.concurrency && this.ready.size > 0) {
-      const key = this.ready.values().next().value as string;
-      this.ready.delete(key);
+      const key = this.ready.take()!;
       this.running.add(key);
       void this.run(key);
     }

@@ -17,6 +17,8 @@ export const REASONS = {
   // waiting, but a person may have to look
   HelperNotReady: { phase: 'Pending', event: 'Warning' },
   HelperCreateFailed: { phase: 'Pending', event: 'Warning' },
+  HelperBackoff: { phase: 'Pending', event: 'Warning' },
+  NamespaceLimitReached: { phase: 'Pending', event: 'Warning' },
   TargetPortClosed: { phase: 'Pending', event: 'Warning' },
   TunnelCheckFailed: { phase: 'Pending', event: 'Warning' },
   // needs a change from a person

@@ -16,7 +16,7 @@ import { allHelpers, cachedHelpers, deleteHelpers, ownerSelector } from './helpe
 import type { EventRecorder } from './events.js';
 import { expiresAtMs } from './expiry.js';
 import { HELPER_STARTUP_GRACE_MS, helperNotReady, planHelper, queuedReadiness } from './helper-plan.js';
-import { isPodReady } from '../kube/pods.js';
+import { isPodFinished, isPodReady } from '../kube/pods.js';
 import { eventTypeOf, type Readiness } from './reasons.js';
 import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, resultOfError, type Result } from './result.js';
 import { deleteOwnedChildren, isOwnedBy, syncEndpointSlice, syncService } from './service-sync.js';
@@ -29,10 +29,20 @@ import { clientsRefusal } from './clients.js';
 import { deleteHelperPolicies, syncHelperPolicy } from './policy-sync.js';
 import { helperPolicyFor } from '../resources/network-policy.js';
 import { askHelper, checkTraffic, type TunnelProbe } from './traffic-check.js';
+import { HelperFailures } from './helper-failures.js';
+import { namespaceLimitReadiness, withinNamespaceLimit } from './namespace-limit.js';
 
 export type ReconcilerConfig = Pick<
   Config,
-  'helperNamespace' | 'helperImage' | 'helperImagePullPolicy' | 'helperDataPath' | 'helperPriorityClass' | 'maxTtlSeconds' | 'helperMaxStartingPerNode' | 'readyCheck'
+  | 'helperNamespace'
+  | 'helperImage'
+  | 'helperImagePullPolicy'
+  | 'helperDataPath'
+  | 'helperPriorityClass'
+  | 'maxTtlSeconds'
+  | 'helperMaxStartingPerNode'
+  | 'maxHelpersPerNamespace'
+  | 'readyCheck'
 >;
 
 /** What the helper pod builder takes from the operator's settings. */
@@ -97,6 +107,7 @@ export class Reconciler {
   private readonly events: EventRecorder;
   private readonly probe: TunnelProbe;
   private readonly startLimits: StartLimits;
+  private readonly helperFailures: HelperFailures;
   private readonly now: () => number;
   private readonly helperSettings: HelperSettings;
   private readonly lookup: TargetLookup;
@@ -109,6 +120,7 @@ export class Reconciler {
     this.probe = deps.probe;
     this.now = deps.now ?? Date.now;
     this.startLimits = new StartLimits({ ...DEFAULT_START_LIMITS, ceiling: deps.config.helperMaxStartingPerNode }, this.now);
+    this.helperFailures = new HelperFailures(this.now);
     this.helperSettings = helperSettingsOf(deps.config);
     this.lookup = {
       namespace: (name) => this.cache.namespaces.get('', name),
@@ -139,6 +151,7 @@ export class Reconciler {
     await deleteOwnedChildren(this.api, this.cache, owner, serviceNameOf(owner.name));
     await onPrimary(removeFinalizer(this.api, pf));
     this.events.forget(owner.uid);
+    this.helperFailures.forget(owner.uid);
     log.info('cleaned up after deleted PortForward');
     return done;
   }
@@ -205,12 +218,19 @@ export class Reconciler {
       if (blocked) return blocked;
       return { readiness: { reason: 'ClientsNotAllowed', message: refusal }, result: done }; // a namespace event brings the change
     }
+    if (!withinNamespaceLimit(pf, this.cache.portForwards.list(owner.namespace), this.config.maxHelpersPerNamespace)) {
+      await this.removeHelpers(owner, log, 'NamespaceLimitReached');
+      const blocked = await this.syncSlice(pass, spec, undefined, log);
+      if (blocked) return blocked;
+      return { readiness: namespaceLimitReadiness(owner.namespace, this.config.maxHelpersPerNamespace), result: done }; // an older one's deletion brings the change
+    }
     // The policy before the helper: a helper is never reachable beyond its clients.
     if ((await syncHelperPolicy(this.api, this.cache.networkPolicies, helperPolicyFor(owner, spec, this.config.helperNamespace))) === 'retry') return retrySoon;
 
     const desired = helperPodFor(owner, spec, target, this.helperSettings);
     const helperName = desired.metadata!.name!;
     const plan = planHelper(cachedHelpers(this.cache.pods, this.config.helperNamespace, owner.uid), desired);
+    this.helperFailures.note(owner.uid, plan.remove.filter(isPodFinished));
     await deleteHelpers(this.api, plan.remove, log, 'replaced by a helper for the current target and spec');
     // An outdated helper keeps serving until its node has a start slot for the replacement.
     let helper = plan.current;
@@ -242,6 +262,8 @@ export class Reconciler {
     if (blocked) return blocked;
 
     if (plan.create) {
+      const wait = this.helperFailures.waiting(owner.uid);
+      if (wait) return { readiness: wait.readiness, result: requeueAfter(wait.retryInMs) };
       const slot = this.takeStartSlot(target.node, 'create');
       if (!slot) {
         return { readiness: queuedReadiness(target.node, this.config.helperMaxStartingPerNode), result: requeueAfter(START_SLOT_RECHECK_MS) };
@@ -261,6 +283,7 @@ export class Reconciler {
       [notReady, recheckMs] = [verdict.notReady, verdict.recheckMs];
     }
     if (!notReady) {
+      this.helperFailures.forget(owner.uid);
       const readiness: Readiness = { reason: 'Ready', message: readyMessage(spec, observed.access!, target) };
       return { readiness, result: waitsForSlot ? requeueAfter(REPLACE_RECHECK_MS) : done };
     }

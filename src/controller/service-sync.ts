@@ -46,10 +46,22 @@ function servicePorts(ports: readonly V1ServicePort[] | undefined): unknown {
   return (ports ?? []).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol ?? 'TCP' }));
 }
 
+/** What makes a Service reachable from outside the cluster or point elsewhere: never on ours. */
+function exposure(service: V1Service): unknown {
+  const spec = service.spec ?? {};
+  return { type: spec.type ?? 'ClusterIP', externalIPs: spec.externalIPs ?? [], externalName: spec.externalName, loadBalancerIP: spec.loadBalancerIP };
+}
+
+/** Someone changed our Service's type or external addresses: only a new Service is surely plain again. */
+export function serviceExposed(existing: V1Service, desired: V1Service): boolean {
+  return canonical(exposure(existing)) !== canonical(exposure(desired));
+}
+
 export function serviceDrifted(existing: V1Service, desired: V1Service): boolean {
   return (
     canonical(servicePorts(existing.spec?.ports)) !== canonical(servicePorts(desired.spec?.ports)) ||
-    canonical(existing.spec?.selector ?? {}) !== canonical(desired.spec?.selector ?? {})
+    canonical(existing.spec?.selector ?? {}) !== canonical(desired.spec?.selector ?? {}) ||
+    serviceExposed(existing, desired)
   );
 }
 
@@ -141,6 +153,8 @@ function serviceOps(api: KubeApi, cache: Store<V1Service>): ChildOps<V1Service> 
     remove: (namespace, name) => api.deleteService(namespace, name),
     drifted: serviceDrifted,
     merge: (existing, want) => ({ ...existing, spec: { ...existing.spec, ports: want.spec?.ports, selector: want.spec?.selector } }),
+    // A NodePort or LoadBalancer Service carries fields a ClusterIP one may not: recreate rather than patch them out.
+    needsRecreate: serviceExposed,
   };
 }
 

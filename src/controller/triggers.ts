@@ -102,6 +102,21 @@ export function keysForPod(pod: V1Pod, portForwards: Store<PortForward>, index: 
   });
 }
 
+/**
+ * A PortForward concerns itself and, once it is being deleted or gone, those of its namespace that
+ * wait for room under MAX_HELPERS_PER_NAMESPACE: the next in line may now have a helper.
+ */
+export function keysForPortForward(pf: PortForward, portForwards: Store<PortForward>): string[] {
+  const key = keyOfPortForward(pf);
+  const namespace = pf.metadata.namespace ?? '';
+  const gone = pf.metadata.deletionTimestamp !== undefined || !portForwards.get(namespace, pf.metadata.name ?? '');
+  if (!gone) return [key];
+  const waiting = portForwards
+    .list(namespace)
+    .filter((other) => other.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'NamespaceLimitReached'));
+  return [key, ...waiting.map(keyOfPortForward)];
+}
+
 /** A Service or EndpointSlice concerns the PortForward that controls it (same namespace, by uid). */
 export function keysForOwned(obj: KubernetesObject, portForwards: Store<PortForward>): string[] {
   const ref = obj.metadata?.ownerReferences?.find((r) => r.controller === true && r.kind === KIND);

@@ -37,6 +37,8 @@ export interface KubeApi {
   deletePortForward(namespace: string, name: string, uid: string): Promise<void>;
 
   createEvent(event: CoreV1Event): Promise<void>;
+  /** Bumps an Event the operator wrote (its count); false when it is gone (Events expire). */
+  replaceEvent(event: CoreV1Event): Promise<boolean>;
 }
 
 async function ignoreNotFound<T>(call: Promise<T>): Promise<T | undefined> {
@@ -102,6 +104,15 @@ export function createKubeApi({ core, custom, discovery, networking }: KubeClien
 
     createEvent: async (event) => {
       await core.createNamespacedEvent({ namespace: nameOf(event).namespace, body: event });
+    },
+    replaceEvent: async (event) => {
+      try {
+        await core.replaceNamespacedEvent({ ...nameOf(event), body: event });
+        return true;
+      } catch (err) {
+        if (isApiError(err, 404)) return false;
+        throw err;
+      }
     },
   };
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { backoffDelay, RECONCILE_BACKOFF } from '../../src/util/backoff.js';
-import { MAX_DELAY_MS, WorkQueue } from '../../src/controller/queue.js';
+import { FairQueue, MAX_DELAY_MS, WorkQueue } from '../../src/controller/queue.js';
 import { done, failed, requeueAfter, type Result } from '../../src/controller/result.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
@@ -191,6 +191,36 @@ describe('the work queue', () => {
     q.addAfter('a/c', 1);
     await tick(10);
     assert.equal(runs, 0);
+  });
+});
+
+describe('fairness between namespaces', () => {
+  it('takes one key per namespace in turn, oldest first within each', () => {
+    const q = new FairQueue();
+    for (let i = 0; i < 1000; i++) q.add(`busy/pf-${i}`);
+    q.add('quiet/only');
+    q.add('other/one');
+    q.add('other/two');
+    q.add('busy/pf-0'); // already waiting: keeps its place
+    assert.equal(q.size, 1003);
+    const taken = Array.from({ length: 6 }, () => q.take());
+    assert.deepEqual(taken, ['busy/pf-0', 'quiet/only', 'other/one', 'busy/pf-1', 'other/two', 'busy/pf-2']);
+    assert.equal(q.size, 997);
+  });
+
+  it('runs another namespace\'s one key within one turn, however many one tenant queued first', async () => {
+    const runs: string[] = [];
+    const q = new WorkQueue(async (key) => {
+      runs.push(key);
+      return done;
+    }, { concurrency: 1 });
+    for (let i = 0; i < 100; i++) q.add(`busy/pf-${i}`);
+    q.add('quiet/only');
+    await q.idle();
+    // pf-0 runs at once; then busy and quiet take turns: pf-1, then quiet's key (not 99 keys later)
+    assert.equal(runs.indexOf('quiet/only'), 2);
+    assert.equal(runs.length, 101);
+    await q.stop();
   });
 });
 

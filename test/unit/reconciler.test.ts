@@ -10,6 +10,7 @@ import { readyCondition } from '../../src/controller/status.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { ANNOTATIONS, FINALIZER, LABELS } from '../../src/resources/names.js';
 import { startingHelpersOn } from '../../src/controller/helper-plan.js';
+import { keysForPortForward } from '../../src/controller/triggers.js';
 import { FakeCluster, LaggingCache } from './support/fake-cluster.js';
 import { FakeProbe } from './support/fake-probe.js';
 import { projectPod } from '../../src/kube/pods.js';
@@ -21,8 +22,10 @@ const NOW = Date.parse('2030-01-01T00:00:10Z');
 let cluster: FakeCluster;
 let reconciler: Reconciler;
 let probe: FakeProbe;
+let clock = NOW; // tests that need time to pass move it
 
 function setup(overrides: Partial<typeof config> = {}, now = NOW): void {
+  clock = now;
   cluster = new FakeCluster();
   cluster.addNamespace('team-a');
   cluster.addNamespace(HELPER_NAMESPACE);
@@ -31,9 +34,9 @@ function setup(overrides: Partial<typeof config> = {}, now = NOW): void {
     config: { ...config, ...overrides },
     cache: cluster,
     api: cluster.api,
-    events: new EventRecorder(cluster.api, 'test', () => new Date(now)),
+    events: new EventRecorder(cluster.api, 'test', () => new Date(clock)),
     probe,
-    now: () => now,
+    now: () => clock,
   });
 }
 
@@ -242,6 +245,17 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.equal(cluster.networkPolicies.list()[0]!.metadata!.resourceVersion, replaced, 'not rewritten when nothing changed');
   });
 
+  it('makes its Service plain again when someone turns it into a LoadBalancer with external IPs', async () => {
+    await reconcile('team-a/web');
+    const service = cluster.services.get('team-a', 'pf-web')!;
+    cluster.services.put({ ...service, spec: { ...service.spec!, type: 'LoadBalancer', externalIPs: ['203.0.113.7'] } });
+    await reconcile('team-a/web'); // deletes the exposed one
+    await reconcile('team-a/web'); // and makes a new one
+    const now = cluster.services.get('team-a', 'pf-web')!;
+    assert.equal(now.spec!.type, 'ClusterIP');
+    assert.equal(now.spec!.externalIPs, undefined);
+  });
+
   it('puts the policy back when someone edits it', async () => {
     await reconcile('team-a/web');
     const [policy] = cluster.networkPolicies.list(HELPER_NAMESPACE);
@@ -311,6 +325,74 @@ describe('many PortForwards on one node', () => {
     await reconcile('team-a/c');
     assert.equal(cluster.helpers().length, 3, 'a slot freed: the third helper starts');
     assert.equal(status('c').ready?.reason, 'HelperStarting');
+  });
+});
+
+describe('a helper that cannot start', () => {
+  const failHelper = () => {
+    const helper = cluster.helpers()[0]!;
+    cluster.pods.put({ ...helper, status: { phase: 'Failed', reason: 'OutOfmemory', message: "Pod Node didn't have enough resource: memory" } });
+  };
+
+  it('is retried with growing delays, its repeated Event counted up instead of written again', async () => {
+    setup();
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    cluster.addPortForward(portForward('team-a', 'web', webSpec));
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await reconcile('team-a/web');
+      assert.equal(cluster.helpers().length, 1, `attempt ${attempt}: a helper`);
+      failHelper();
+      await reconcile('team-a/web'); // removes the failed one
+      assert.equal(cluster.helpers().length, 0);
+      const waiting = await reconcile('team-a/web'); // its name is free: wait before the next
+      assert.equal(cluster.helpers().length, 0, 'not at once');
+      assert.equal(status().ready?.reason, 'HelperBackoff');
+      assert.match(status().ready!.message, new RegExp(`failed \\(${attempt} in a row\\), last: OutOfmemory: Pod Node didn't have enough resource: memory`));
+      assert.equal(waiting.kind, 'requeueAfter');
+      delays.push((waiting as { ms: number }).ms);
+      clock += (waiting as { ms: number }).ms;
+    }
+    assert.ok(delays[0]! >= 1500 && delays[1]! > delays[0]! * 1.5 && delays[2]! > delays[1]! * 1.5, `growing delays: ${delays}`);
+    const created = cluster.events.filter((e) => e.reason === 'HelperCreated');
+    assert.equal(created.length, 1, 'one Event for the same helper created again');
+    assert.equal(created[0]!.count, 3);
+
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
+    await reconcile('team-a/web');
+    assert.equal(status().ready?.reason, 'Ready');
+    failHelper(); // after serving, the delays start again from the shortest
+    await reconcile('team-a/web');
+    const again = await reconcile('team-a/web');
+    assert.ok((again as { ms: number }).ms <= delays[0]! * 1.3, `${JSON.stringify(again)}`);
+  });
+});
+
+describe('a namespace over MAX_HELPERS_PER_NAMESPACE', () => {
+  it('gives helpers to its oldest PortForwards; the next in line starts when one is deleted; other namespaces are not held up', async () => {
+    setup({ maxHelpersPerNamespace: 2 });
+    cluster.addNamespace('team-b');
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    cluster.addPod(pod('team-b', 'nginx', { node: 'node-1' }));
+    const names = ['c', 'a', 'b']; // created in this order, a second apart
+    names.forEach((name, i) => cluster.addPortForward(portForward('team-a', name, webSpec, `2030-01-01T00:00:0${i}Z`)));
+    cluster.addPortForward(portForward('team-b', 'web', webSpec));
+    for (const name of names) await reconcile(`team-a/${name}`);
+    await reconcile('team-b/web');
+
+    const owners = () => cluster.helpers().map((h) => h.metadata!.annotations![ANNOTATIONS.owner]).sort();
+    assert.deepEqual(owners(), ['team-a/a', 'team-a/c', 'team-b/web']);
+    assert.equal(status('b').ready?.reason, 'NamespaceLimitReached');
+    assert.equal(status('b').status?.phase, 'Pending');
+    assert.match(status('b').ready!.message, /more PortForwards than the 2 that may have a helper at once \(MAX_HELPERS_PER_NAMESPACE\)/);
+
+    const oldest = cluster.pf('team-a', 'c')!;
+    cluster.deletePortForwardNow(oldest);
+    await reconcile('team-a/c');
+    assert.deepEqual(keysForPortForward(oldest, cluster.portForwards), ['team-a/c', 'team-a/b'], 'its deletion wakes the one waiting');
+    await reconcile('team-a/b');
+    assert.deepEqual(owners(), ['team-a/a', 'team-a/b', 'team-b/web']);
   });
 });
 

@@ -221,6 +221,12 @@ export class FakeCluster implements ClusterCache {
     createEvent: async (event) => {
       this.events.push(event);
     },
+    replaceEvent: async (event) => {
+      const i = this.events.findIndex((e) => e.metadata?.name === event.metadata?.name);
+      if (i < 0) return false;
+      this.events[i] = event;
+      return true;
+    },
   };
 
   /** kubectl delete: with finalizers the object stays, marked for deletion. */

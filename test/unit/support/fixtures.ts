@@ -13,6 +13,7 @@ export const config: ReconcilerConfig = {
   helperPriorityClass: 'portforward-helper',
   maxTtlSeconds: undefined,
   helperMaxStartingPerNode: 8,
+  maxHelpersPerNamespace: 0,
   readyCheck: 'traffic',
 };
 
