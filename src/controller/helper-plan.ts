@@ -90,16 +90,34 @@ export function helperNotReady(
   };
 }
 
+/** How long a starting (or terminating) helper holds a start slot at most. */
+export const START_SLOT_HOLD_MS = 60_000;
+
 /**
- * Helpers on `node` that hold a start slot: on their way up (created, not Ready, not finished), or
- * on their way out (being deleted, so being replaced). A node asked to start hundreds of containers
- * at once stalls (container creation outlasts the kubelet's runtime timeout, is cancelled and
- * retried); starting a few at a time is faster overall.
+ * Whether a helper holds a start slot: on its way up (created, not Ready, not finished), or on its
+ * way out (being deleted, so being replaced), and only for START_SLOT_HOLD_MS, so that helpers
+ * that never turn Ready cannot keep a node's starts blocked.
  */
-export function startingHelpersOn(helpers: readonly V1Pod[], node: string): number {
-  return helpers.filter(
-    (p) => p.spec?.nodeName === node && (p.metadata?.deletionTimestamp !== undefined || (!isFinished(p) && !isPodReady(p))),
-  ).length;
+function holdsStartSlot(pod: V1Pod, nowMs: number): boolean {
+  const deleting = timeMs(pod.metadata?.deletionTimestamp);
+  if (deleting !== undefined) return nowMs - deleting < START_SLOT_HOLD_MS;
+  if (isFinished(pod) || isPodReady(pod)) return false;
+  const created = timeMs(pod.metadata?.creationTimestamp);
+  return created === undefined || nowMs - created < START_SLOT_HOLD_MS;
+}
+
+/**
+ * Helpers on `node` that hold a start slot. A node asked to start hundreds of containers at once
+ * stalls (container creation outlasts the kubelet's runtime timeout, is cancelled and retried);
+ * starting a few at a time is faster overall.
+ */
+export function startingHelpersOn(helpers: readonly V1Pod[], node: string, nowMs: number): V1Pod[] {
+  return helpers.filter((p) => p.spec?.nodeName === node && holdsStartSlot(p, nowMs));
+}
+
+/** The namespace of the PortForward a helper serves. */
+export function ownerNamespaceOf(helper: V1Pod): string {
+  return (helper.metadata?.annotations?.[ANNOTATIONS.owner] ?? '').split('/')[0]!;
 }
 
 /**

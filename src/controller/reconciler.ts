@@ -236,7 +236,7 @@ export class Reconciler {
     let helper = plan.current;
     let waitsForSlot = false;
     if (plan.outdated) {
-      const slot = this.takeStartSlot(target.node, 'delete', plan.outdated.metadata?.uid);
+      const slot = this.takeStartSlot(target.node, owner.namespace, 'delete', plan.outdated.metadata?.uid);
       if (slot) await this.withSlot(slot, () => deleteHelpers(this.api, [plan.outdated!], log, 'replaced by a helper with the current template'));
       else [helper, waitsForSlot] = [plan.outdated, true];
     }
@@ -264,7 +264,7 @@ export class Reconciler {
     if (plan.create) {
       const wait = this.helperFailures.waiting(owner.uid);
       if (wait) return { readiness: wait.readiness, result: requeueAfter(wait.retryInMs) };
-      const slot = this.takeStartSlot(target.node, 'create');
+      const slot = this.takeStartSlot(target.node, owner.namespace, 'create');
       if (!slot) {
         return { readiness: queuedReadiness(target.node, this.config.helperMaxStartingPerNode), result: requeueAfter(START_SLOT_RECHECK_MS) };
       }
@@ -294,8 +294,8 @@ export class Reconciler {
   }
 
   /** A start slot on node for creating or replacing a helper, if one is free: see StartLimits. */
-  private takeStartSlot(node: string, kind: Reservation['kind'], uid?: string): Reservation | undefined {
-    return this.startLimits.take(node, allHelpers(this.cache.pods, this.config.helperNamespace), kind, uid);
+  private takeStartSlot(node: string, namespace: string, kind: Reservation['kind'], uid?: string): Reservation | undefined {
+    return this.startLimits.take(node, allHelpers(this.cache.pods, this.config.helperNamespace), namespace, kind, uid);
   }
 
   /** Runs the write the slot was taken for; a write that failed gives the slot back. */

@@ -3,10 +3,11 @@
 // kubelet's runtime timeout, is cancelled and retried), while a fixed small limit leaves a fast
 // node idle. So the limit moves like TCP's congestion window: one more after each helper that
 // started quickly, half after one that started slowly or failed to start, between a floor and
-// the configured ceiling.
+// the configured ceiling. The slots of a node are shared fairly between the namespaces that want
+// them: while others wait, no namespace holds more than its share.
 import type { V1Pod } from '@kubernetes/client-node';
 import { timeMs } from '../kube/time.js';
-import { startingHelpersOn } from './helper-plan.js';
+import { ownerNamespaceOf, startingHelpersOn } from './helper-plan.js';
 
 export interface StartLimitOptions {
   /** HELPER_MAX_STARTING_PER_NODE: never more than this. */
@@ -32,6 +33,8 @@ const START_FAILURES = new Set(['RunContainerError', 'CreateContainerError', 'Cr
  */
 export interface Reservation {
   node: string;
+  /** The namespace of the PortForward it is for. */
+  namespace: string;
   kind: 'create' | 'delete';
   /** The helper's uid: known at once for a delete, after the API server answers for a create. */
   uid?: string;
@@ -40,6 +43,9 @@ export interface Reservation {
 
 /** A reservation the cache never reflects (a write that was lost) stops counting after this. */
 const RESERVATION_TTL_MS = 60_000;
+
+/** A namespace turned away counts as waiting this long: queued PortForwards ask again every 10 s. */
+const WAITER_TTL_MS = 30_000;
 
 interface NodeWindow {
   limit: number;
@@ -63,6 +69,8 @@ export class StartLimits {
   /** Helpers whose start has been counted already, by uid. */
   private readonly counted = new Set<string>();
   private reservations: Reservation[] = [];
+  /** Namespaces turned away per node, and when. */
+  private readonly waiters = new Map<string, Map<string, number>>();
   private readonly opts: StartLimitOptions;
   private readonly now: () => number;
 
@@ -99,16 +107,34 @@ export class StartLimits {
    * same slot. Bind a create's reservation to the new helper's uid once it exists; release a
    * reservation whose write failed.
    */
-  take(node: string, helpers: readonly V1Pod[], kind: Reservation['kind'], uid?: string): Reservation | undefined {
+  take(node: string, helpers: readonly V1Pod[], namespace: string, kind: Reservation['kind'], uid?: string): Reservation | undefined {
     this.observe(helpers);
     const byUid = new Map(helpers.map((p) => [p.metadata?.uid, p]));
     const now = this.now();
     this.reservations = this.reservations.filter((r) => now - r.at < RESERVATION_TTL_MS && !reflected(r, byUid));
-    const pending = this.reservations.filter((r) => r.node === node).length;
-    if (startingHelpersOn(helpers, node) + pending >= this.limitFor(node)) return undefined;
-    const reservation: Reservation = { node, kind, uid, at: now };
+    const holders = [
+      ...startingHelpersOn(helpers, node, now).map(ownerNamespaceOf),
+      ...this.reservations.filter((r) => r.node === node).map((r) => r.namespace),
+    ];
+    const limit = this.limitFor(node);
+    const wanting = new Set([...holders, ...this.waitersOn(node, now).keys(), namespace]);
+    const share = Math.ceil(limit / wanting.size);
+    if (holders.length >= limit || holders.filter((n) => n === namespace).length >= share) {
+      this.waitersOn(node, now).set(namespace, now);
+      return undefined;
+    }
+    this.waitersOn(node, now).delete(namespace);
+    const reservation: Reservation = { node, namespace, kind, uid, at: now };
     this.reservations.push(reservation);
     return reservation;
+  }
+
+  /** The namespaces recently turned away on node (expired ones dropped). */
+  private waitersOn(node: string, now: number): Map<string, number> {
+    let w = this.waiters.get(node);
+    if (!w) this.waiters.set(node, (w = new Map()));
+    for (const [namespace, at] of w) if (now - at >= WAITER_TTL_MS) w.delete(namespace);
+    return w;
   }
 
   release(reservation: Reservation): void {

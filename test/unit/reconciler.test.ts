@@ -453,7 +453,7 @@ describe('an operator upgrade that changes the helper template', () => {
       probe,
       now: () => NOW,
     });
-    const replacing = () => startingHelpersOn(cluster.helpers(), 'node-1');
+    const replacing = () => startingHelpersOn(cluster.helpers(), 'node-1', NOW).length;
     let most = 0;
     for (let round = 0; round < 8; round++) {
       for (const name of names) {

@@ -60,3 +60,40 @@ describe('start limits per node', () => {
     assert.equal(new StartLimits({ ...options, ceiling: 1 }).limitFor('a'), 1);
   });
 });
+
+describe('start slots on a busy node', () => {
+  /** A helper of namespace ns, created secondsAgo before now, still starting. */
+  const starting = (ns: string, createdS: number): V1Pod => {
+    const pod = helper('a', createdS, 'starting');
+    pod.metadata!.annotations = { 'portforward.io/owner': `${ns}/pf-${n}` };
+    return pod;
+  };
+
+  it('are shared between namespaces: one that holds its share waits while another wants one', () => {
+    const now = T0 + 10_000;
+    const limits = new StartLimits({ ...options, initial: 4, ceiling: 4 }, () => now);
+    const busy = [starting('busy', 1), starting('busy', 2), starting('busy', 3), starting('busy', 4)];
+    assert.equal(limits.take('a', busy, 'quiet', 'create'), undefined, 'the node is full');
+    const oneDone = busy.slice(1); // one of busy's helpers turned Ready
+    assert.equal(limits.take('a', oneDone, 'busy', 'create'), undefined, 'busy holds 3, more than its half while quiet waits');
+    assert.ok(limits.take('a', oneDone, 'quiet', 'create'), 'quiet gets the free slot');
+  });
+
+  it('lets one namespace use every slot when nobody else wants one', () => {
+    const now = T0 + 10_000;
+    const limits = new StartLimits({ ...options, initial: 4, ceiling: 4 }, () => now);
+    const mine = [starting('busy', 1), starting('busy', 2)];
+    assert.ok(limits.take('a', mine, 'busy', 'create'));
+    assert.ok(limits.take('a', mine, 'busy', 'create'));
+    assert.equal(limits.take('a', mine, 'busy', 'create'), undefined, 'full: 2 starting, 2 reserved');
+  });
+
+  it('are held by a helper only while it recently started: one that never turns Ready frees its slot', () => {
+    let now = T0 + 10_000;
+    const limits = new StartLimits({ ...options, initial: 2, ceiling: 2 }, () => now);
+    const stuck = [starting('busy', 1), starting('busy', 2)];
+    assert.equal(limits.take('a', stuck, 'other', 'create'), undefined);
+    now = T0 + 2000 + 61_000;
+    assert.ok(limits.take('a', stuck, 'other', 'create'), 'a minute later they no longer count as starting');
+  });
+});
