@@ -152,7 +152,9 @@ hostnameOverride: $NODE_NAME
 bindAddress: $NODE_ADDR
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
-iptables: {masqueradeAll: true}
+# No masqueradeAll: traffic from a pod to a Service keeps its source address (only traffic from
+# outside clusterCIDR is masqueraded), as on most real clusters, so a helper can tell its clients
+# apart (pf-relay's per-client limits). The bridge is hairpin and bridged traffic passes iptables.
 # Zeroed: kube-proxy must not write the machine's conntrack sysctls.
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 YAML

@@ -49,6 +49,9 @@ export function projectPod(pod: V1Pod): V1Pod {
     },
     status: {
       phase: pod.status?.phase,
+      // why the kubelet rejected or evicted it (OutOfmemory, Evicted...): a helper's backoff says so
+      reason: pod.status?.reason,
+      message: pod.status?.message?.slice(0, 256),
       podIP: pod.status?.podIP,
       podIPs: pod.status?.podIPs,
       conditions: pod.status?.conditions?.map((c) => ({ type: c.type, status: c.status, lastTransitionTime: c.lastTransitionTime })),
