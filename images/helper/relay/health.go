@@ -47,6 +47,6 @@ func healthHandler(ns *netns, specs []spec) http.Handler {
 // serveHealth serves h on ln until ln is closed, with timeouts so that slow clients cannot hold
 // the relay's descriptors.
 func serveHealth(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 8 << 10}
 	srv.Serve(ln)
 }
