@@ -23,6 +23,32 @@ func dialFrom(t *testing.T, from, addr string) (net.Conn, error) {
 	return c, err
 }
 
+// tcpRelayWith starts a relay with the default config changed by change, to a TCP echo server on
+// 127.0.0.1 in a new namespace; it returns the relay and its address.
+func tcpRelayWith(t *testing.T, change func(*config)) (*testRelay, string) {
+	t.Helper()
+	needRoot(t)
+	ns := newNetns(t)
+	echo := tcpEcho(t, ns, "127.0.0.1:0")
+	cfg := defaultConfig()
+	change(&cfg)
+	r := startRelay(t, ns, cfg)
+	return r, r.tcp(t, echo)
+}
+
+// udpRelayWith is tcpRelayWith for a UDP echo server.
+func udpRelayWith(t *testing.T, change func(*config)) (*testRelay, *udpRelay, string) {
+	t.Helper()
+	needRoot(t)
+	ns := newNetns(t)
+	echo := udpEcho(t, ns, "127.0.0.1:0")
+	cfg := defaultConfig()
+	change(&cfg)
+	r := startRelay(t, ns, cfg)
+	u, addr := r.udp(t, echo)
+	return r, u, addr
+}
+
 // refused says whether the relay reset or closed c at once instead of relaying.
 func refused(c net.Conn) bool {
 	c.Write([]byte("x"))
@@ -32,13 +58,7 @@ func refused(c net.Conn) bool {
 }
 
 func TestTCPConnectionsPerSource(t *testing.T) {
-	needRoot(t)
-	ns := newNetns(t)
-	echo := tcpEcho(t, ns, "127.0.0.1:0")
-	cfg := defaultConfig()
-	cfg.maxConnsPerSource = 2
-	r := startRelay(t, ns, cfg)
-	addr := r.tcp(t, echo)
+	r, addr := tcpRelayWith(t, func(c *config) { c.maxConnsPerSource = 2 })
 
 	var held []net.Conn
 	for range 2 {
@@ -73,13 +93,7 @@ func TestTCPConnectionsPerSource(t *testing.T) {
 }
 
 func TestUDPSessionsPerSource(t *testing.T) {
-	needRoot(t)
-	ns := newNetns(t)
-	echo := udpEcho(t, ns, "127.0.0.1:0")
-	cfg := defaultConfig()
-	cfg.maxSessionsPerSource = 2
-	r := startRelay(t, ns, cfg)
-	u, addr := r.udp(t, echo)
+	r, u, addr := udpRelayWith(t, func(c *config) { c.maxSessionsPerSource = 2 })
 
 	a, b, c := udpClient(t, addr), udpClient(t, addr), udpClient(t, addr)
 	udpExchange(t, a, [][]byte{[]byte("a")})
@@ -106,13 +120,7 @@ func TestUDPSessionsPerSource(t *testing.T) {
 }
 
 func TestTCPIdleConnectionsAreClosed(t *testing.T) {
-	needRoot(t)
-	ns := newNetns(t)
-	echo := tcpEcho(t, ns, "127.0.0.1:0")
-	cfg := defaultConfig()
-	cfg.idleTimeout = 400 * time.Millisecond
-	r := startRelay(t, ns, cfg)
-	addr := r.tcp(t, echo)
+	_, addr := tcpRelayWith(t, func(c *config) { c.idleTimeout = 400 * time.Millisecond })
 
 	idle, err := dialFrom(t, "127.0.0.1", addr)
 	if err != nil {
@@ -135,13 +143,8 @@ func TestTCPIdleConnectionsAreClosed(t *testing.T) {
 }
 
 func TestTCPNoIdleTimeout(t *testing.T) {
-	needRoot(t)
-	ns := newNetns(t)
-	echo := tcpEcho(t, ns, "127.0.0.1:0")
-	cfg := defaultConfig()
-	cfg.idleTimeout = 0
-	r := startRelay(t, ns, cfg)
-	c, err := dialFrom(t, "127.0.0.1", r.tcp(t, echo))
+	_, addr := tcpRelayWith(t, func(c *config) { c.idleTimeout = 0 })
+	c, err := dialFrom(t, "127.0.0.1", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -391,13 +391,7 @@ func TestTCPRefusedTargetClosesOnlyThatConnection(t *testing.T) {
 }
 
 func TestTCPMaxConns(t *testing.T) {
-	needRoot(t)
-	ns := newNetns(t)
-	echo := tcpEcho(t, ns, "127.0.0.1:0")
-	cfg := defaultConfig()
-	cfg.maxConns = 1
-	r := startRelay(t, ns, cfg)
-	addr := r.tcp(t, echo)
+	r, addr := tcpRelayWith(t, func(c *config) { c.maxConns = 1 })
 
 	first, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -513,14 +507,10 @@ func TestUDPEcho(t *testing.T) {
 }
 
 func TestUDPSessionsExpireAndTheLeastRecentlyUsedMakesRoom(t *testing.T) {
-	needRoot(t)
-	ns := newNetns(t)
-	echo := udpEcho(t, ns, "127.0.0.1:0")
-	cfg := defaultConfig()
-	cfg.udpIdle = 300 * time.Millisecond
-	cfg.maxSessions = 2
-	r := startRelay(t, ns, cfg)
-	u, addr := r.udp(t, echo)
+	r, u, addr := udpRelayWith(t, func(c *config) {
+		c.udpIdle = 300 * time.Millisecond
+		c.maxSessions = 2
+	})
 
 	a, b, c := udpClient(t, addr), udpClient(t, addr), udpClient(t, addr)
 	udpExchange(t, a, [][]byte{[]byte("a")})
