@@ -3,9 +3,9 @@
 // the target, (4) kubectl port-forward to the helper, (5) the classic exec-per-connection relay,
 // (6) the kubectl plugin's connect (the tunnel API). Each: iperf3, a plain bulk download, short
 // connections; UDP where the path carries it; for the machine paths also short connections while
-// another connection's reader is stalled (head-of-line blocking). For the download through a pod,
-// the CPU time the relay pod and the sending server's pod spent per GB moved, read from their
-// cgroups on the node. Prints a table with ratios and writes bench/results/latest.json.
+// another connection's reader is stalled (head-of-line blocking). For the paths through a pod, the
+// CPU time the relay's pod and the sending server's pod spent per GB moved (iperf3 -R), read from
+// their cgroups on the node. Prints a table with ratios and writes bench/results/latest.json.
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -31,7 +31,7 @@ interface Endpoint {
   echo: number;
   bulk: number;
   udp: boolean;
-  /** The pods whose CPU time the bulk download is charged to, by UID. */
+  /** The pods whose CPU time a transfer from the target is charged to, by UID. */
   cpu?: { relay?: string; server: string };
 }
 interface PathResult {
@@ -42,7 +42,7 @@ interface PathResult {
   p99Ms?: number;
   connectErrors?: number;
   bulkGbps?: number;
-  /** CPU-seconds per GB moved by the bulk download: the relay's pod (none for direct), the sender's. */
+  /** CPU-seconds per GB the target's iperf3 server sent (-R): the relay's pod (none for direct), the sender's. */
   relayCpuSecondsPerGB?: number;
   serverCpuSecondsPerGB?: number;
   /** Short connections while another connection's reader has stalled with data waiting. */
@@ -66,7 +66,7 @@ async function setup() {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: 'bench-scripts', namespace: NS },
-    data: { 'echo_server.py': script('echo_server.py'), 'latency_client.py': script('latency_client.py') },
+    data: { 'echo_server.py': script('echo_server.py'), 'latency_client.py': script('latency_client.py'), 'bulk_client.py': script('bulk_client.py') },
   });
   const pod = (name: string, command: string) => ({
     apiVersion: 'v1',
@@ -190,15 +190,19 @@ async function measure(path: string, e: Endpoint, around: Around = direct): Prom
   if (lat) Object.assign(r, { p50Ms: lat.p50, p99Ms: lat.p99, connectErrors: lat.errors });
   log(`${path}: bulk download`);
   const bulkCmd = [...pythonScript(e.where, 'bulk_client.py'), e.host, String(e.bulk)];
-  const relayCpu = e.cpu?.relay ? podCgroup(e.cpu.relay) : undefined;
-  const serverCpu = e.cpu ? podCgroup(e.cpu.server) : undefined;
-  const [relay0, server0] = [relayCpu?.cpuSeconds(), serverCpu?.cpuSeconds()];
-  const bulk = await attempt('bulk download', async () => JSON.parse(await runAt(e.where, bulkCmd)));
-  r.bulkGbps = bulk?.gbps;
-  const perGB = (before: number | undefined, now: number | undefined) =>
-    bulk && before !== undefined && now !== undefined && !Number.isNaN(now - before) ? +((now - before) / (bulk.bytes / 1e9)).toFixed(3) : undefined;
-  r.relayCpuSecondsPerGB = perGB(relay0, relayCpu?.cpuSeconds());
-  r.serverCpuSecondsPerGB = perGB(server0, serverCpu?.cpuSeconds());
+  r.bulkGbps = (await attempt('bulk download', async () => JSON.parse(await runAt(e.where, bulkCmd))))?.gbps;
+  if (e.cpu) {
+    // The server in the target sends (iperf3 -R, 128 KiB writes): CPU time per GB it and the relay spend.
+    log(`${path}: CPU per GB (iperf3 -R)`);
+    const relayCpu = e.cpu.relay ? podCgroup(e.cpu.relay) : undefined;
+    const serverCpu = podCgroup(e.cpu.server);
+    const [relay0, server0] = [relayCpu?.cpuSeconds(), serverCpu.cpuSeconds()];
+    const moved = (await attempt('CPU per GB', () => iperf(e, ['-R'])))?.sum_received.bytes as number | undefined;
+    const perGB = (before: number | undefined, now: number | undefined) =>
+      moved && before !== undefined && now !== undefined && !Number.isNaN(now - before) ? +((now - before) / (moved / 1e9)).toFixed(3) : undefined;
+    r.relayCpuSecondsPerGB = perGB(relay0, relayCpu?.cpuSeconds());
+    r.serverCpuSecondsPerGB = perGB(server0, serverCpu.cpuSeconds());
+  }
   if (e.where === 'machine') {
     log(`${path}: short connections beside a stalled reader`);
     const stalled = await attempt('short connections beside a stalled reader', () => besideStalledReader(e, () => runAt(e.where, latencyCmd)));
