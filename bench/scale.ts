@@ -49,7 +49,23 @@ async function operatorMetrics(pod: string): Promise<{ reconciles: number; apiRe
   return { reconciles: sum('portforward_reconcile_total'), apiRequests: sum('portforward_api_requests_total') };
 }
 
+/** Sets one operator setting and waits for the rollout (the operator restarts). */
+async function setOperatorEnv(assignment: string): Promise<void> {
+  await kubectl(['set', 'env', '-n', OPERATOR_NS, 'deployment/portforward-operator', assignment]);
+  await kubectl(['rollout', 'status', '-n', OPERATOR_NS, 'deployment/portforward-operator', '--timeout=180s'], { timeoutMs: 190_000 });
+}
+
 async function main() {
+  // One namespace holds every PortForward here: lift the per-namespace helper limit for the run.
+  await setOperatorEnv('MAX_HELPERS_PER_NAMESPACE=0');
+  try {
+    await measure();
+  } finally {
+    await setOperatorEnv('MAX_HELPERS_PER_NAMESPACE-');
+  }
+}
+
+async function measure() {
   const operator = (await getJson(['pods', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=operator'])).items.find(
     (p: any) => !p.metadata.deletionTimestamp && p.status.phase === 'Running',
   );
