@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { podCgroup } from './cgroup.js';
 import { apply, getJson, kubectl, sleep } from '../test/e2e/lib/kube.js';
-import { OPERATOR_NS, loopbackTarget, portForward } from '../test/e2e/lib/portforward.js';
+import { OPERATOR_NS, loopbackTarget, portForward, restartOperatorWith } from '../test/e2e/lib/portforward.js';
 
 const PODS = Number(process.env.SCALE_PODS ?? 200);
 const MISSING = Number(process.env.SCALE_MISSING ?? 1000);
@@ -49,19 +49,13 @@ async function operatorMetrics(pod: string): Promise<{ reconciles: number; apiRe
   return { reconciles: sum('portforward_reconcile_total'), apiRequests: sum('portforward_api_requests_total') };
 }
 
-/** Sets one operator setting and waits for the rollout (the operator restarts). */
-async function setOperatorEnv(assignment: string): Promise<void> {
-  await kubectl(['set', 'env', '-n', OPERATOR_NS, 'deployment/portforward-operator', assignment]);
-  await kubectl(['rollout', 'status', '-n', OPERATOR_NS, 'deployment/portforward-operator', '--timeout=180s'], { timeoutMs: 190_000 });
-}
-
 async function main() {
   // One namespace holds every PortForward here: lift the per-namespace helper limit for the run.
-  await setOperatorEnv('MAX_HELPERS_PER_NAMESPACE=0');
+  await restartOperatorWith('MAX_HELPERS_PER_NAMESPACE=0');
   try {
     await measure();
   } finally {
-    await setOperatorEnv('MAX_HELPERS_PER_NAMESPACE-');
+    await restartOperatorWith('MAX_HELPERS_PER_NAMESPACE-');
   }
 }
 

@@ -80,6 +80,17 @@ const labelSelectorRequirement = z.object({
     .describe('Values for In and NotIn; empty for Exists and DoesNotExist.'),
 });
 
+/** A duration field (api/duration.ts's grammar); `examples` show what one looks like. */
+const duration = (field: string, examples: string) =>
+  withRules(z.string().max(32), [
+    {
+      // a CEL rule rather than a pattern, so a refusal says what a duration looks like
+      cel: `self.matches('${TTL_PATTERN}')`,
+      message: `${field} must be a duration like ${examples} (whole numbers with the units s, m, h or d)`,
+      holds: (value) => new RegExp(TTL_PATTERN).test(value),
+    },
+  ]);
+
 const MAX_MATCH_LABELS = 32;
 
 /** A Kubernetes label selector; `what` says what its labels are on. */
@@ -178,25 +189,12 @@ export const specSchema = z
         holds: (ports) => unique(ports.flatMap((p) => (p.name === undefined ? [] : [p.name]))),
       },
     ]).describe('The ports to relay: at least one, at most 64.'),
-    idleTimeout: withRules(z.string().max(32), [
-      {
-        cel: `self.matches('${TTL_PATTERN}')`,
-        message: 'idleTimeout must be a duration like 90s, 30m, 2h or 0s (whole numbers with the units s, m, h or d)',
-        holds: (d) => new RegExp(TTL_PATTERN).test(d),
-      },
-    ])
+    idleTimeout: duration('idleTimeout', '90s, 30m, 2h or 0s')
       .optional()
       .describe(
         `How long a TCP connection through the tunnel may carry no data either way before the helper closes it. Default ${DEFAULT_IDLE_TIMEOUT}; 0s: never. (The classic exec data path ignores it.)`,
       ),
-    ttl: withRules(z.string().max(32), [
-      {
-        // a CEL rule rather than a pattern, so a refusal says what a duration looks like
-        cel: `self.matches('${TTL_PATTERN}')`,
-        message: 'ttl must be a duration like 90s, 30m, 2h, 1h30m or 7d (whole numbers with the units s, m, h or d)',
-        holds: (ttl) => new RegExp(TTL_PATTERN).test(ttl),
-      },
-    ])
+    ttl: duration('ttl', '90s, 30m, 2h, 1h30m or 7d')
       .optional()
       .describe('Optional lifetime, e.g. 30m, 2h, 1h30m, 7d. When it runs out the operator deletes the PortForward.'),
   })

@@ -204,25 +204,15 @@ export class Reconciler {
     const resolution = resolveTarget(owner.namespace, spec.target, this.lookup, pf.status?.target?.uid);
     if (!resolution.ok) {
       // No target, no tunnel: a helper must not keep relaying into a pod the PortForward may no longer reach.
-      await this.removeHelpers(owner, log, resolution.reason);
-      const blocked = await this.syncSlice(pass, spec, undefined, log);
-      if (blocked) return blocked;
-      return { readiness: { reason: resolution.reason, message: resolution.message }, result: done }; // pod and namespace events bring the change
+      return this.withoutHelper(pass, spec, { reason: resolution.reason, message: resolution.message }, log); // pod and namespace events bring the change
     }
     const target = resolution.target;
     observed.target = { namespace: target.namespace, pod: target.pod, uid: target.uid, node: target.node };
     const refusal = clientsRefusal(spec.clients, owner.namespace, target.namespace, this.lookup.namespace(target.namespace));
-    if (refusal) {
-      await this.removeHelpers(owner, log, 'ClientsNotAllowed');
-      const blocked = await this.syncSlice(pass, spec, undefined, log);
-      if (blocked) return blocked;
-      return { readiness: { reason: 'ClientsNotAllowed', message: refusal }, result: done }; // a namespace event brings the change
-    }
+    if (refusal) return this.withoutHelper(pass, spec, { reason: 'ClientsNotAllowed', message: refusal }, log); // a namespace event brings the change
     if (!withinNamespaceLimit(pf, this.cache.portForwards.list(owner.namespace), this.config.maxHelpersPerNamespace)) {
-      await this.removeHelpers(owner, log, 'NamespaceLimitReached');
-      const blocked = await this.syncSlice(pass, spec, undefined, log);
-      if (blocked) return blocked;
-      return { readiness: namespaceLimitReadiness(owner.namespace, this.config.maxHelpersPerNamespace), result: done }; // an older one's deletion brings the change
+      // an older one's deletion brings the change
+      return this.withoutHelper(pass, spec, namespaceLimitReadiness(owner.namespace, this.config.maxHelpersPerNamespace), log);
     }
     // The policy before the helper: a helper is never reachable beyond its clients.
     if ((await syncHelperPolicy(this.api, this.cache.networkPolicies, helperPolicyFor(owner, spec, this.config.helperNamespace))) === 'retry') return retrySoon;
@@ -291,6 +281,13 @@ export class Reconciler {
     // port that opens later, a Service kube-proxy has not programmed yet, and an old helper still
     // holding the name the new one needs.
     return { readiness: notReady, result: requeueAfter(recheckMs ?? (helperExists ? HELPER_STARTUP_GRACE_MS : NAME_FREED_RECHECK_MS)) };
+  }
+
+  /** No helper, and an EndpointSlice with no endpoint, for this reason: the pass ends until an event brings a change. */
+  private async withoutHelper(pass: Pass, spec: PortForwardSpec, readiness: Readiness, log: Logger): Promise<Verdict> {
+    await this.removeHelpers(pass.owner, log, readiness.reason);
+    const blocked = await this.syncSlice(pass, spec, undefined, log);
+    return blocked ?? { readiness, result: done };
   }
 
   /** A start slot on node for creating or replacing a helper, if one is free: see StartLimits. */

@@ -117,13 +117,14 @@ export class StartLimits {
       ...this.reservations.filter((r) => r.node === node).map((r) => r.namespace),
     ];
     const limit = this.limitFor(node);
-    const wanting = new Set([...holders, ...this.waitersOn(node, now).keys(), namespace]);
+    const waiters = this.waitersOn(node, now);
+    const wanting = new Set([...holders, ...waiters.keys(), namespace]);
     const share = Math.ceil(limit / wanting.size);
     if (holders.length >= limit || holders.filter((n) => n === namespace).length >= share) {
-      this.waitersOn(node, now).set(namespace, now);
+      waiters.set(namespace, now);
       return undefined;
     }
-    this.waitersOn(node, now).delete(namespace);
+    waiters.delete(namespace);
     const reservation: Reservation = { node, namespace, kind, uid, at: now };
     this.reservations.push(reservation);
     return reservation;

@@ -5,6 +5,7 @@ import { KIND, type PortForward } from '../api/index.js';
 import type { Store } from '../kube/resilient-informer.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY } from '../resources/names.js';
 import { keyOfPortForward, splitKey } from './keys.js';
+import { readyCondition } from './status.js';
 
 
 /** The target as written, read defensively: the spec may be invalid. */
@@ -113,7 +114,7 @@ export function keysForPortForward(pf: PortForward, portForwards: Store<PortForw
   if (!gone) return [key];
   const waiting = portForwards
     .list(namespace)
-    .filter((other) => other.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'NamespaceLimitReached'));
+    .filter((other) => readyCondition(other.status)?.reason === 'NamespaceLimitReached');
   return [key, ...waiting.map(keyOfPortForward)];
 }
 

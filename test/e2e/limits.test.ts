@@ -5,24 +5,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { apply, eventually, exec, getJson, kubectl, sleep, testNamespace, toolboxPod, waitRunning } from './lib/kube.js';
-import { OPERATOR_NS, clientPod, eventsFor, getPf, namespaceWithTarget, portForward, waitReady, waitReason } from './lib/portforward.js';
+import { OPERATOR_NS, clientPod, eventsFor, getPf, namespaceWithTarget, portForward, restartOperatorWith, waitReady, waitReason } from './lib/portforward.js';
 
 const ports = [{ port: 10080, targetPort: 8080 }];
-
-async function setOperatorEnv(assignment: string): Promise<void> {
-  await kubectl(['set', 'env', '-n', OPERATOR_NS, 'deployment/portforward-operator', assignment]);
-  await kubectl(['rollout', 'status', '-n', OPERATOR_NS, 'deployment/portforward-operator', '--timeout=180s'], { timeoutMs: 190_000 });
-}
 
 describe('a namespace with more PortForwards than MAX_HELPERS_PER_NAMESPACE', () => {
   let busy: Awaited<ReturnType<typeof namespaceWithTarget>>;
   let quiet: Awaited<ReturnType<typeof namespaceWithTarget>>;
   before(async () => {
     [busy, quiet] = await Promise.all([namespaceWithTarget('e2e-lim-busy'), namespaceWithTarget('e2e-lim-quiet')]);
-    await setOperatorEnv('MAX_HELPERS_PER_NAMESPACE=2');
+    await restartOperatorWith('MAX_HELPERS_PER_NAMESPACE=2');
   });
   after(async () => {
-    await setOperatorEnv('MAX_HELPERS_PER_NAMESPACE-');
+    await restartOperatorWith('MAX_HELPERS_PER_NAMESPACE-');
     await Promise.all([busy?.remove(), quiet?.remove()]);
   });
 

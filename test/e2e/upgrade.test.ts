@@ -6,17 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { apply, eventually, kubectl, KUBECONFIG, testNamespace } from './lib/kube.js';
-import { HELPER_NS, OPERATOR_NS, getPf, namespaceWithTarget, portForward, waitReady } from './lib/portforward.js';
+import { HELPER_NS, getPf, namespaceWithTarget, portForward, restartOperatorWith, waitReady } from './lib/portforward.js';
 
 const LIMIT = 2;
 const COUNT = 6;
 const readyOf = (pf: any) => (pf.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
-
-/** Restarts the operator with these settings (NAME=value, or NAME- to remove) and waits for it. */
-async function restartOperatorWith(...env: string[]) {
-  await kubectl(['set', 'env', '-n', OPERATOR_NS, 'deployment/portforward-operator', ...env]);
-  await kubectl(['rollout', 'status', '-n', OPERATOR_NS, 'deployment/portforward-operator', '--timeout=180s'], { timeoutMs: 190_000 });
-}
 
 /**
  * Watches this namespace's helpers and records, at every change, how many are being replaced on

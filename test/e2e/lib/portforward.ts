@@ -8,6 +8,12 @@ export const OPERATOR_NS = 'portforward-system';
 /** Where the helper pods and their NetworkPolicies run. */
 export const HELPER_NS = 'portforward-helpers';
 
+/** Restarts the operator with these settings (NAME=value, or NAME- to remove) and waits for it. */
+export async function restartOperatorWith(...env: string[]): Promise<void> {
+  await kubectl(['set', 'env', '-n', OPERATOR_NS, 'deployment/portforward-operator', ...env]);
+  await kubectl(['rollout', 'status', '-n', OPERATOR_NS, 'deployment/portforward-operator', '--timeout=180s'], { timeoutMs: 190_000 });
+}
+
 /** A pod serving HTTP (TCP) and a UDP echo on 127.0.0.1 only: unreachable from other pods. */
 export function loopbackTarget(ns: string, name: string, labels: Record<string, string> = { app: name }) {
   const udpEcho =
