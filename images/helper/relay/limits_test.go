@@ -23,29 +23,29 @@ func dialFrom(t *testing.T, from, addr string) (net.Conn, error) {
 	return c, err
 }
 
-// tcpRelayWith starts a relay with the default config changed by change, to a TCP echo server on
-// 127.0.0.1 in a new namespace; it returns the relay and its address.
-func tcpRelayWith(t *testing.T, change func(*config)) (*testRelay, string) {
+// relayWith starts a relay into a new namespace, with the default config changed by change; it
+// returns the relay and the namespace, for the echo server the test puts there.
+func relayWith(t *testing.T, change func(*config)) (*testRelay, string) {
 	t.Helper()
 	needRoot(t)
 	ns := newNetns(t)
-	echo := tcpEcho(t, ns, "127.0.0.1:0")
 	cfg := defaultConfig()
 	change(&cfg)
-	r := startRelay(t, ns, cfg)
-	return r, r.tcp(t, echo)
+	return startRelay(t, ns, cfg), ns
+}
+
+// tcpRelayWith is relayWith to a TCP echo server on 127.0.0.1; it returns the relay and its address.
+func tcpRelayWith(t *testing.T, change func(*config)) (*testRelay, string) {
+	t.Helper()
+	r, ns := relayWith(t, change)
+	return r, r.tcp(t, tcpEcho(t, ns, "127.0.0.1:0"))
 }
 
 // udpRelayWith is tcpRelayWith for a UDP echo server.
 func udpRelayWith(t *testing.T, change func(*config)) (*testRelay, *udpRelay, string) {
 	t.Helper()
-	needRoot(t)
-	ns := newNetns(t)
-	echo := udpEcho(t, ns, "127.0.0.1:0")
-	cfg := defaultConfig()
-	change(&cfg)
-	r := startRelay(t, ns, cfg)
-	u, addr := r.udp(t, echo)
+	r, ns := relayWith(t, change)
+	u, addr := r.udp(t, udpEcho(t, ns, "127.0.0.1:0"))
 	return r, u, addr
 }
 
