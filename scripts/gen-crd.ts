@@ -23,7 +23,13 @@ export function toStructural(node: unknown, path = '$'): unknown {
   if (Array.isArray(node)) return node.map((item, i) => toStructural(item, `${path}[${i}]`));
   if (typeof node !== 'object' || node === null) return node;
   const out: JsonSchema = {};
+  const intOrString = (node as JsonSchema)['x-kubernetes-int-or-string'] === true;
   for (const [key, value] of Object.entries(node as JsonSchema)) {
+    // IntOrString: the one anyOf a structural schema allows, of an integer and a string branch.
+    if (intOrString && key === 'anyOf') {
+      out[key] = (value as JsonSchema[]).map((branch, i) => toStructural(branch, `${path}.anyOf[${i}]`));
+      continue;
+    }
     if (key === '$schema' || key === 'propertyNames') continue;
     if (key === 'additionalProperties' && value === false) continue;
     if ((key === 'minimum' || key === 'maximum') && Math.abs(value as number) === Number.MAX_SAFE_INTEGER) continue;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stops the local cluster and removes everything it set up: its processes (by the pids `up`
-# recorded, and the container shims of its containerd), mounts, network namespaces, iptables rules
-# (they live in the lab namespace), cgroups and state. Built binaries and images stay cached
+# recorded, each node's PID 1, whose end ends every process of the node, and the container shims of
+# its containerds), mounts, network namespaces, iptables rules (they live in those namespaces),
+# cgroups and state. Built binaries and images stay cached
 # unless --purge is given.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$CLUSTER_DIR/components.sh"
@@ -9,14 +10,26 @@ source "$CLUSTER_DIR/components.sh"
 # Every component at once: stopping them one by one took twice as long.
 stop_recorded_processes() {
   local name pids=()
-  for name in $COMPONENTS; do pids+=($(recorded_pid "$name")); done
+  for name in $(all_components); do pids+=($(recorded_pid "$name")); done
   stop_pids 5 "${pids[@]}"
+}
+
+# Each node's PID 1 (also of a killed run's nodes, whatever their count): the kernel ends the rest
+# of the node with it.
+stop_node_inits() {
+  local file pid
+  for file in "$RUN"/node-*/init.pid; do
+    [ -f "$file" ] || continue
+    pid=$(cat "$file")
+    if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$RUN/node-init" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+    rm -f "$file"
+  done
 }
 
 # Container shims and their containers: started by our containerd, found by its socket or state paths.
 stop_containers() {
   local pids
-  pids=$(pgrep -f "containerd-shim-runc-v2 .*-address $RUN/containerd.sock" || true)
+  pids=$(pgrep -f "containerd-shim-runc-v2 .*-address $RUN/.*containerd.sock" || true)
   [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
   # Whatever still runs in the cluster's cgroups is a container process.
   local procs
@@ -46,6 +59,7 @@ remove_cgroups() {
 
 main() {
   stop_recorded_processes
+  stop_node_inits
   stop_containers
   unmount_all
   bash "$CLUSTER_DIR/network.sh" down

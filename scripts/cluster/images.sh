@@ -2,7 +2,8 @@
 # Builds the images under images/ without Docker or a registry, as OCI archives in $CACHE/images,
 # and imports them into the node's containerd as localhost/NAME:dev.
 #   images.sh build [NAME...]    build (cached by a hash of the inputs)
-#   images.sh import [NAME...]   build if needed, then import into the running cluster
+#   images.sh import [NAME...]   build if needed, then import into every node of the running cluster
+#                                (NODES="1 2": into those nodes only)
 #
 # An image folder holds image.env (SUITE, PACKAGES, ENTRYPOINT, CMD, USER, NAME, INPUTS), and
 # optionally rootfs/ (copied over the root filesystem) and prepare.sh ROOTFS (its own build steps).
@@ -121,9 +122,11 @@ build_image() {
 
 import_image() {
   build_image "$1"
-  local NAME; load_settings "$1"
-  ctr --address "$RUN/containerd.sock" -n k8s.io images import "$ARCHIVE" >/dev/null
-  log "image $1: imported as localhost/$NAME:dev"
+  local NAME n; load_settings "$1"
+  for n in ${NODES:-$(cat "$RUN/nodes")}; do
+    ctr --address "$(node_run "$n")/containerd.sock" -n k8s.io images import "$ARCHIVE" >/dev/null
+  done
+  log "image $1: imported as localhost/$NAME:dev into node(s) ${NODES:-$(cat "$RUN/nodes" | xargs)}"
 }
 
 all_images() { for d in "$IMAGES_DIR"/*/; do [ -f "$d/image.env" ] && basename "$d"; done; }

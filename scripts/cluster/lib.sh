@@ -21,20 +21,34 @@ RUN=/run/pfdev
 LOGS="$STATE/logs"
 KUBECONFIG_OUT="$ROOT/.cluster/kubeconfig"
 
-# The cluster's private network: a namespace "lab" joined to the machine by one veth pair.
+# The cluster's private network: a namespace "lab" joined to the machine by one veth pair. The
+# control plane runs in the lab; each node is a network namespace of its own behind the lab, which
+# routes between the nodes' pod ranges and forwards nothing out of its uplink.
 LAB_NS=pflab
 HOST_IF=pf-host          # machine side
 LAB_IF=pf-lab            # lab side
 HOST_ADDR=10.250.0.1     # machine side of the link
-NODE_ADDR=10.250.0.2     # the node (API server advertise address, kubelet)
+API_ADDR=10.250.0.2      # the API server's advertise address, in the lab
 LINK_CIDR=10.250.0.0/30
 POD_CIDR=10.251.0.0/16
-NODE_POD_CIDR=10.251.0.0/22   # the one node's share: room for the scale benchmarks' pods
 SERVICE_CIDR=10.252.0.0/16
 KUBERNETES_SVC_IP=10.252.0.1
 DNS_SVC_IP=10.252.0.10
-NODE_NAME=pfdev-node
-CGROUP_PARENT=pfdev      # nested cgroup root in every v1 subsystem
+CGROUP_PARENT=pfdev      # nested cgroup root in every v1 subsystem; each node has one inside it
+
+# Nodes: two by default, like separate machines (own network, PID and mount namespaces, kubelet,
+# containerd, kube-proxy and kube-router). Node N (1-based) is:
+CLUSTER_NODES=${CLUSTER_NODES:-2}
+case $CLUSTER_NODES in [1-9]) ;; *) echo "CLUSTER_NODES must be 1-9, not '$CLUSTER_NODES'" >&2; exit 2 ;; esac
+node_name() { echo "pfdev-node-$1"; }
+node_netns() { echo "pfnode$1"; }                       # its network namespace
+node_lab_if() { echo "pf-node$1"; }                      # its link's lab side
+node_gw() { echo "10.250.$1.1"; }                        # the lab's address on that link
+node_addr() { echo "10.250.$1.2"; }                      # the node's InternalIP
+node_pod_cidr() { echo "10.251.$(( ($1 - 1) * 4 )).0/22"; } # room for the scale benchmarks' pods
+node_state() { echo "$STATE/node-$1"; }
+node_run() { echo "$RUN/node-$1"; }
+node_numbers() { seq 1 "$CLUSTER_NODES"; }
 
 export PATH="$BIN:/usr/local/go/bin:$PATH"
 
@@ -52,3 +66,4 @@ step() {
 }
 
 in_lab() { ip netns exec "$LAB_NS" "$@"; }
+in_node() { local n=$1; shift; ip netns exec "$(node_netns "$n")" "$@"; }

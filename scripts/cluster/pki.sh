@@ -32,7 +32,7 @@ kind: Config
 clusters:
 - name: pfdev
   cluster:
-    server: https://$NODE_ADDR:6443
+    server: https://$API_ADDR:6443
     certificate-authority: $PKI/ca.crt
 users:
 - name: $name
@@ -59,15 +59,18 @@ ca front-proxy-ca pfdev-front-proxy-ca
 [ -f sa.key ] || { openssl genrsa -out sa.key 2048 2>/dev/null; openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null; }
 
 cert apiserver "/CN=kube-apiserver" \
-  "IP:$NODE_ADDR,IP:$KUBERNETES_SVC_IP,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  "IP:$API_ADDR,IP:$KUBERNETES_SVC_IP,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 cert admin "/O=system:masters/CN=pfdev-admin"
 cert controller-manager "/CN=system:kube-controller-manager"
 cert scheduler "/CN=system:kube-scheduler"
 cert kube-proxy "/CN=system:kube-proxy"
 cert kube-router "/CN=system:kube-router"   # its ClusterRole: addons/kube-router-rbac.yaml
-cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME"
-cert kubelet-serving "/CN=$NODE_NAME" "IP:$NODE_ADDR,DNS:$NODE_NAME"
+# Each node's kubelet: its own identity (the Node authorizer and NodeRestriction hold it to its node).
+for n in $(node_numbers); do
+  cert "kubelet-client-$n" "/O=system:nodes/CN=system:node:$(node_name "$n")"
+  cert "kubelet-serving-$n" "/CN=$(node_name "$n")" "IP:$(node_addr "$n"),DNS:$(node_name "$n")"
+done
 SIGNER=front-proxy-ca cert front-proxy-client "/CN=front-proxy-client"
 
 kubeconfig admin admin
@@ -75,4 +78,4 @@ kubeconfig controller-manager controller-manager
 kubeconfig scheduler scheduler
 kubeconfig kube-proxy kube-proxy
 kubeconfig kube-router kube-router
-kubeconfig kubelet kubelet-client
+for n in $(node_numbers); do kubeconfig "kubelet-$n" "kubelet-client-$n"; done

@@ -3,8 +3,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$CLUSTER_DIR/components.sh"
 rc=0
-for name in $COMPONENTS; do
-  pid=$(cat "$RUN/$name.pid" 2>/dev/null || true)
+for name in $(all_components); do
+  pid=$(cat "$(pid_file "$name")" 2>/dev/null || true)
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     printf '%-24s running (pid %s, %s MiB)\n' "$name" "$pid" "$(( $(awk '/VmRSS/ {print $2}' "/proc/$pid/status") / 1024 ))"
   else

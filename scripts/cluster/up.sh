@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Brings up a real single-node Kubernetes cluster on this machine: etcd, the control plane,
-# containerd + runc with a bridge CNI, the kubelet, kube-proxy and kube-router (NetworkPolicy), all
-# inside the lab network namespace. Idempotent: a healthy cluster is left running (images are
+# Brings up a real Kubernetes cluster on this machine: etcd and the control plane in the lab network
+# namespace, and CLUSTER_NODES nodes (default 2), each in network, PID and mount namespaces of its
+# own with its own containerd + runc and bridge CNI, kubelet, kube-proxy and kube-router
+# (NetworkPolicy), as separate machines would be. Idempotent: a healthy cluster is left running (images are
 # refreshed); anything else, including what a killed run left behind, is cleaned up first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$CLUSTER_DIR/components.sh"
@@ -25,17 +26,17 @@ kubectl_admin() { kubectl --kubeconfig "$PKI/admin.kubeconfig" "$@"; }
 
 # What the running cluster was built from: a cluster built from other scripts is rebuilt, so a
 # changed flag or certificate never goes unnoticed behind "already running".
-config_id() { cat "$CLUSTER_DIR"/*.sh "$CLUSTER_DIR"/addons/* | sha256sum | cut -d' ' -f1; }
+config_id() { { cat "$CLUSTER_DIR"/*.sh "$CLUSTER_DIR"/addons/*; echo "nodes=$CLUSTER_NODES"; } | sha256sum | cut -d' ' -f1; }
 
 healthy() {
-  [ -f "$RUN/components" ] || return 1
+  [ -f "$RUN/nodes" ] || return 1
   if [ "$(cat "$RUN/config-id" 2>/dev/null)" != "$(config_id)" ]; then
-    log "the running cluster was built from other scripts: rebuilding it"
+    log "the running cluster was built from other scripts or for another CLUSTER_NODES: rebuilding it"
     return 1
   fi
   local c
-  for c in $(cat "$RUN/components"); do
-    kill -0 "$(cat "$RUN/$c.pid" 2>/dev/null)" 2>/dev/null || return 1
+  for c in $(all_components); do
+    kill -0 "$(cat "$(pid_file "$c")" 2>/dev/null)" 2>/dev/null || return 1
   done
   kubectl_admin get --raw /readyz >/dev/null 2>&1
 }
@@ -49,37 +50,45 @@ prepare_host() {
     mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || rmdir /sys/fs/cgroup/hugetlb
   fi
   # A nested cgroup root in every v1 hierarchy, so the kubelet never touches the machine's own.
-  local dir
+  # Each node has its own inside it.
+  local dir sub n
   for dir in /sys/fs/cgroup/*/; do
     [ -d "$dir" ] || continue
-    mkdir -p "$dir$CGROUP_PARENT"
-    if [ -f "$dir/cpuset.cpus" ]; then
-      cat "$dir/cpuset.cpus" >"$dir$CGROUP_PARENT/cpuset.cpus"
-      cat "$dir/cpuset.mems" >"$dir$CGROUP_PARENT/cpuset.mems"
-    fi
+    for sub in "$CGROUP_PARENT" $(for n in $(node_numbers); do echo "$CGROUP_PARENT/node-$n"; done); do
+      mkdir -p "$dir$sub"
+      if [ -f "$dir/cpuset.cpus" ]; then
+        cat "$dir/cpuset.cpus" >"$dir$sub/cpuset.cpus"
+        cat "$dir/cpuset.mems" >"$dir$sub/cpuset.mems"
+      fi
+    done
   done
+  # Every node's PID 1: the pod sandbox's reaper (scripts/cluster/gobuild/pause).
+  (cd "$CLUSTER_DIR/gobuild/pause" && CGO_ENABLED=0 go build -trimpath -o "$RUN/node-init" .)
 }
 
-write_configs() {
-  mkdir -p "$STATE/cni/net.d" "$STATE/etc"
-  cat >"$STATE/cni/net.d/10-pfdev.conflist" <<JSON
+# write_node_configs N: node N's CNI, containerd, kubelet and kube-proxy settings, in its state folder.
+write_node_configs() {
+  local n=$1 state run node
+  state=$(node_state "$n") run=$(node_run "$n") node=$(node_name "$n")
+  mkdir -p "$state/cni/net.d" "$run"
+  cat >"$state/cni/net.d/10-pfdev.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
   "name": "pfdev",
   "plugins": [
     {"type": "bridge", "bridge": "pf-cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam", "ranges": [[{"subnet": "$NODE_POD_CIDR"}]],
+     "ipam": {"type": "host-local", "dataDir": "$state/cni/ipam", "ranges": [[{"subnet": "$(node_pod_cidr "$n")"}]],
               "routes": [{"dst": "0.0.0.0/0"}]}},
     {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
 }
 JSON
-  cat >"$STATE/etc/containerd.toml" <<TOML
+  cat >"$state/containerd.toml" <<TOML
 version = 2
-root = "$STATE/containerd"
-state = "$RUN/containerd"
+root = "$state/containerd"
+state = "$run/containerd"
 [grpc]
-  address = "$RUN/containerd.sock"
+  address = "$run/containerd.sock"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "localhost/pause:dev"
   enable_selinux = false
@@ -91,14 +100,12 @@ state = "$RUN/containerd"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
-        Root = "$RUN/runc"
+        Root = "$run/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "$STATE/cni/net.d"
+    conf_dir = "$state/cni/net.d"
 TOML
-  # Pods get a resolver inside the cluster only: never the machine's.
-  printf 'nameserver %s\nsearch cluster.local\noptions ndots:5\n' "$DNS_SVC_IP" >"$STATE/etc/resolv.conf"
-  cat >"$STATE/etc/kubelet.yaml" <<YAML
+  cat >"$state/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:
@@ -106,11 +113,11 @@ authentication:
   webhook: {enabled: true}
   x509: {clientCAFile: $PKI/ca.crt}
 authorization: {mode: Webhook}
-tlsCertFile: $PKI/kubelet-serving.crt
-tlsPrivateKeyFile: $PKI/kubelet-serving.key
-containerRuntimeEndpoint: unix://$RUN/containerd.sock
+tlsCertFile: $PKI/kubelet-serving-$n.crt
+tlsPrivateKeyFile: $PKI/kubelet-serving-$n.key
+containerRuntimeEndpoint: unix://$run/containerd.sock
 cgroupDriver: cgroupfs
-cgroupRoot: /$CGROUP_PARENT
+cgroupRoot: /$CGROUP_PARENT/node-$n
 cgroupsPerQOS: true
 failSwapOn: false
 failCgroupV1: false
@@ -125,8 +132,32 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "0%", nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
 localStorageCapacityIsolation: false
-podCIDR: $NODE_POD_CIDR
+podCIDR: $(node_pod_cidr "$n")
 YAML
+  cat >"$state/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $PKI/kube-proxy.kubeconfig}
+mode: iptables
+clusterCIDR: $POD_CIDR
+hostnameOverride: $node
+bindAddress: $(node_addr "$n")
+metricsBindAddress: 127.0.0.1:10249
+healthzBindAddress: 127.0.0.1:10256
+# No masqueradeAll: traffic from a pod to a Service keeps its source address (only traffic from
+# outside clusterCIDR is masqueraded), as on most real clusters, so a helper can tell its clients
+# apart (pf-relay's per-client limits). The bridge is hairpin and bridged traffic passes iptables.
+# Zeroed: kube-proxy must not write the machine's conntrack sysctls.
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+YAML
+}
+
+write_configs() {
+  mkdir -p "$STATE/etc"
+  # Pods get a resolver inside the cluster only: never the machine's.
+  printf 'nameserver %s\nsearch cluster.local\noptions ndots:5\n' "$DNS_SVC_IP" >"$STATE/etc/resolv.conf"
+  local n
+  for n in $(node_numbers); do write_node_configs "$n"; done
   # Tunnels and other ways into pods, at Metadata level (who, which object, the request URI with
   # its port); nothing else, so the log stays small.
   cat >"$STATE/etc/audit-policy.yaml" <<YAML
@@ -142,22 +173,7 @@ rules:
         resources: [pods/portforward, pods/proxy, pods/exec, pods/attach, services/proxy]
   - level: None
 YAML
-  cat >"$STATE/etc/kube-proxy.yaml" <<YAML
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-clientConnection: {kubeconfig: $PKI/kube-proxy.kubeconfig}
-mode: iptables
-clusterCIDR: $POD_CIDR
-hostnameOverride: $NODE_NAME
-bindAddress: $NODE_ADDR
-metricsBindAddress: 127.0.0.1:10249
-healthzBindAddress: 127.0.0.1:10256
-# No masqueradeAll: traffic from a pod to a Service keeps its source address (only traffic from
-# outside clusterCIDR is masqueraded), as on most real clusters, so a helper can tell its clients
-# apart (pf-relay's per-client limits). The bridge is hairpin and bridged traffic passes iptables.
-# Zeroed: kube-proxy must not write the machine's conntrack sysctls.
-conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
-YAML
+
 }
 
 start_etcd() {
@@ -172,28 +188,39 @@ start_control_plane() {
   start_component kube-scheduler
 }
 
+# start_node N: node N's init, containerd (with the cluster's images), kubelet and kube-proxy.
 start_node() {
-  start_component containerd
-  wait_for containerd 60 ctr --address "$RUN/containerd.sock" version
-  bash "$CLUSTER_DIR/images.sh" import $CLUSTER_IMAGES
-  start_component kubelet
-  start_component kube-proxy
-  wait_for "node $NODE_NAME Ready" 180 kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
+  local n=$1
+  start_node_init "$n"
+  start_component "containerd@$n"
+  wait_for "containerd on node $n" 60 ctr --address "$(node_run "$n")/containerd.sock" version
+  NODES=$n bash "$CLUSTER_DIR/images.sh" import $CLUSTER_IMAGES
+  start_component "kubelet@$n"
+  start_component "kube-proxy@$n"
+}
+
+start_nodes() {
+  local n
+  for n in $(node_numbers); do step "node $n ($(node_name "$n")): containerd, images, kubelet, kube-proxy" start_node "$n"; done
+  for n in $(node_numbers); do
+    wait_for "node $(node_name "$n") Ready" 180 kubectl_admin wait --for=condition=Ready "node/$(node_name "$n")" --timeout=2s
+  done
   wait_for "default service account" 60 kubectl_admin -n default get serviceaccount default
 }
 
 # kube-router serves /healthz from its start, so "ready" is its first full sync: the rule it
 # writes last, into its own FORWARD chain.
 kube_router_synced() {
-  nsenter --net="$LAB_NETNS" curl -sf http://127.0.0.1:20244/healthz &&
-    in_lab iptables -S KUBE-ROUTER-FORWARD | grep -q 'comply to network policies'
+  in_node "$1" curl -sf http://127.0.0.1:20244/healthz &&
+    in_node "$1" iptables -S KUBE-ROUTER-FORWARD | grep -q 'comply to network policies'
 }
 
 # NetworkPolicy enforcement, started once the node exists (kube-router reads its addresses).
 start_netpol() {
   kubectl_admin apply -f "$CLUSTER_DIR/addons/kube-router-rbac.yaml" >/dev/null
-  start_component kube-router
-  wait_for "kube-router's first policy sync" 120 kube_router_synced
+  local n
+  for n in $(node_numbers); do start_component "kube-router@$n"; done
+  for n in $(node_numbers); do wait_for "kube-router's first policy sync on node $n" 120 kube_router_synced "$n"; done
 }
 
 start_dns() {
@@ -219,16 +246,16 @@ main() {
   fi
   step "clean up what an earlier run left" bash "$CLUSTER_DIR/down.sh" --keep-cache
   step "prepare the machine" prepare_host
-  step "lab network namespace" bash "$CLUSTER_DIR/network.sh" up
+  step "network namespaces: the lab and $CLUSTER_NODES node(s)" bash "$CLUSTER_DIR/network.sh" up "$CLUSTER_NODES"
   bash "$CLUSTER_DIR/network.sh" check
   step "certificates" bash "$CLUSTER_DIR/pki.sh"
   write_configs
   step "etcd" start_etcd
   step "control plane" start_control_plane
-  step "node: containerd, images, kubelet, kube-proxy" start_node
+  node_numbers >"$RUN/nodes"
+  step "nodes" start_nodes
   step "network policy (kube-router, firewall only)" start_netpol
   step "cluster DNS (CoreDNS, no upstream)" start_dns
-  echo "$COMPONENTS" >"$RUN/components"
   config_id >"$RUN/config-id"
   write_kubeconfig
   log "cluster is up: export KUBECONFIG=$KUBECONFIG_OUT"

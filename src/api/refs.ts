@@ -19,6 +19,10 @@ export interface ResolvedTarget {
   ips: string[];
   /** The pod's tolerations: the helper tolerates what its target does, to stay beside it. */
   tolerations: V1Toleration[];
+  /** Where each of the spec's ports leads inside the pod, in the spec's order (names resolved). */
+  ports: number[];
+  /** Why this pod: e.g. "the oldest of 3 ready pods behind service/web". */
+  chosenBy: string;
 }
 
 export function ownerOf(obj: { metadata: V1ObjectMeta }): Owner {

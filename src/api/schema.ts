@@ -22,6 +22,18 @@ const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
 const portNumber = z.number().int().min(1).max(65535);
 
 /**
+ * A port's name, as a Service port or a container port is named (a DNS label with at least one
+ * letter, so that it never reads as a number; container port names are at most 15 long).
+ */
+export const PORT_NAME = '^([a-z]([-a-z0-9]*[a-z0-9])?|[0-9][-a-z0-9]*[a-z]([-a-z0-9]*[a-z0-9])?)$';
+const portName = z.string().max(63).regex(new RegExp(PORT_NAME), {
+  message: 'a port name must be a DNS label with at least one letter, e.g. http or grpc-web',
+});
+
+/** A port by number or by name (a Kubernetes IntOrString). */
+const portNumberOrName = z.union([portNumber, portName]).meta({ 'x-kubernetes-int-or-string': true });
+
+/**
  * A rule the schema alone cannot say: written once as a CEL rule for the API server (checked at
  * admission) and once as a predicate for the operator (checked again at reconcile).
  */
@@ -42,9 +54,11 @@ const portObject = z
     port: portNumber.describe(
       'Where the tunnel listens: the port of the PortForward\'s Service and of its helper pod. 1-65535; unique per protocol.',
     ),
-    targetPort: portNumber
+    targetPort: portNumberOrName
       .optional()
-      .describe("The port inside the target pod's network namespace, reached on localhost. Defaults to port."),
+      .describe(
+        "The port inside the target pod's network namespace, reached on localhost: a number, or the name of a container port of the target pod. For a service target, a port of the Service instead (its number or name), which leads to the Service's targetPort in the pod, as kubectl port-forward svc/NAME does. Defaults to port.",
+      ),
     protocol: z
       .enum(['TCP', 'UDP'])
       .default('TCP')
@@ -116,6 +130,16 @@ export const selectorSchema = withRules(selectorObject, [
   },
 ]).describe('Selects any running, ready pod with these labels; the tunnel re-targets when that pod is replaced.');
 
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+const workloadSchema = z
+  .object({
+    kind: z.enum(WORKLOAD_KINDS).describe('Deployment, StatefulSet, DaemonSet or ReplicaSet (group apps).'),
+    name: z.string().max(253).regex(new RegExp(DNS_SUBDOMAIN)).describe('Name of the workload.'),
+  })
+  .describe("A workload: the tunnel enters one of its running, ready pods (found by the workload's selector, checked by owner) and moves to another when that pod goes away.");
+
 const targetObject = z
   .object({
     pod: z
@@ -123,8 +147,17 @@ const targetObject = z
       .max(253)
       .regex(new RegExp(DNS_SUBDOMAIN))
       .optional()
-      .describe('Name of the target pod. Exactly one of pod or selector.'),
+      .describe('Name of the target pod. Exactly one of pod, selector, service or workload.'),
     selector: selectorSchema.optional(),
+    service: z
+      .string()
+      .max(63)
+      .regex(new RegExp(DNS_LABEL))
+      .optional()
+      .describe(
+        "Name of a Service: the tunnel enters one of the running, ready pods behind it (by its selector) and moves to another when that pod goes away. Each port's targetPort then means a port of the Service, as in kubectl port-forward svc/NAME.",
+      ),
+    workload: workloadSchema.optional(),
     namespace: z
       .string()
       .max(63)
@@ -137,9 +170,9 @@ const targetObject = z
 
 export const targetSchema = withRules(targetObject, [
   {
-    cel: 'has(self.pod) != has(self.selector)',
-    message: 'target must set exactly one of pod or selector',
-    holds: (t) => (t.pod === undefined) !== (t.selector === undefined),
+    cel: '[has(self.pod), has(self.selector), has(self.service), has(self.workload)].filter(x, x).size() == 1',
+    message: 'target must set exactly one of pod, selector, service or workload',
+    holds: (t) => [t.pod, t.selector, t.service, t.workload].filter((x) => x !== undefined).length === 1,
   },
 ]).describe('The pod whose network namespace the tunnel enters.');
 
@@ -212,5 +245,6 @@ function unique(values: string[]): boolean {
 export type PortForwardSpec = z.output<typeof specSchema>;
 export type PortSpec = z.output<typeof portSchema>;
 export type TargetSpec = z.output<typeof targetSchema>;
+export type WorkloadRef = z.output<typeof workloadSchema>;
 export type LabelSelector = z.output<typeof selectorSchema>;
 export type ClientPeer = z.output<typeof clientSchema>;

@@ -27,6 +27,7 @@ export const statusSchema = z
         pod: z.string(),
         uid: z.string(),
         node: z.string(),
+        chosenBy: z.string().describe('Why this pod: named by the spec, or which of the ready pods of the selector, Service or workload.'),
       })
       .partial()
       .optional()

@@ -2,15 +2,17 @@
 // reading of TARGET, a Service port mapped to its targetPort, a container port found by name, a
 // workload's selector, and the ports and name of the PortForward that forward creates.
 import type { V1LabelSelector, V1Pod, V1PodSpec, V1Service } from '@kubernetes/client-node';
-import { DNS_SUBDOMAIN, type LabelSelector } from '../api/index.js';
+import { DNS_SUBDOMAIN, type LabelSelector, type WorkloadKind } from '../api/index.js';
+export type { WorkloadKind } from '../api/index.js';
+export type { ServicePortMatch } from '../kube/named-ports.js';
 import { formatSelector } from '../controller/selector.js';
+import { findContainerPort, findServicePort, type Found, type ServicePortMatch } from '../kube/named-ports.js';
 import { isPodReady } from '../kube/pods.js';
 import type { TunnelProtocol } from '../tunnel/protocol.js';
 import { UsageError } from './args.js';
 import { parseSelector } from './create.js';
 import type { ForwardedPort, TargetForwardPort, TunnelPort } from './ports.js';
 
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'ReplicaSet';
 
 export type ForwardTarget =
   | { kind: 'pod'; name: string }
@@ -68,55 +70,20 @@ export function targetRef(t: ForwardTarget): string {
   return `${t.kind === 'workload' ? t.workload.toLowerCase() : t.kind}/${t.name}`;
 }
 
-function protocolOf(p: { protocol?: string }): TunnelProtocol {
-  return (p.protocol ?? 'TCP').toUpperCase() === 'UDP' ? 'udp' : 'tcp';
-}
-
-/** `8080 (http)`, `53/UDP`: a port as a person reads it in a list. */
-function shownPort(p: { port?: number; containerPort?: number; name?: string; protocol?: string }): string {
-  const proto = protocolOf(p) === 'udp' ? '/UDP' : '';
-  return `${p.port ?? p.containerPort}${proto}${p.name ? ` (${p.name})` : ''}`;
-}
-
-/** The hint when a port exists under the other protocol. */
-function otherProtocolHint(remote: number | string, protocol: TunnelProtocol): string {
-  return protocol === 'udp' ? `; it is TCP: leave out /udp` : `; it is UDP: write ${remote}/udp`;
-}
-
-export interface ServicePortMatch {
-  /** The Service port's number (a named REMOTE's local port by default, as in kubectl). */
-  port: number;
-  /** Where it goes in the pod: a number, or a container port's name to look up. */
-  targetPort: number | string;
+/** A Found value, or the user's error to fix (exit 2). */
+function orUsageError<T>(found: Found<T>): T {
+  if (!found.ok) throw new UsageError(found.message);
+  return found.value;
 }
 
 /** The Service port REMOTE names (its number or name, and protocol), and where it points in the pods. */
 export function servicePort(svc: V1Service, remote: number | string, protocol: TunnelProtocol): ServicePortMatch {
-  const ports = svc.spec?.ports ?? [];
-  const named = (p: (typeof ports)[number]): boolean => (typeof remote === 'number' ? p.port === remote : p.name === remote);
-  const match = ports.find((p) => named(p) && protocolOf(p) === protocol);
-  const ref = `service/${svc.metadata?.name}`;
-  if (!match) {
-    const what = typeof remote === 'number' ? `port ${remote}` : `port named "${remote}"`;
-    if (ports.some(named)) throw new UsageError(`${ref} has no ${protocol.toUpperCase()} ${what}${otherProtocolHint(remote, protocol)}`);
-    const have = ports.length ? `its ports are ${ports.map(shownPort).join(', ')}` : 'it has no ports';
-    throw new UsageError(`${ref} has no ${what}; ${have}`);
-  }
-  const target = match.targetPort;
-  // An unset targetPort means the port itself; a string that is all digits is still a number.
-  if (target === undefined || target === '' || target === 0) return { port: match.port, targetPort: match.port };
-  if (typeof target === 'number') return { port: match.port, targetPort: target };
-  return { port: match.port, targetPort: /^\d+$/.test(target) ? Number(target) : target };
+  return orUsageError(findServicePort(svc, remote, protocol));
 }
 
 /** A container port by name (a pod's, or a workload's pod template), as kubectl looks it up. */
 export function containerPortByName(spec: V1PodSpec | undefined, name: string, protocol: TunnelProtocol, where: string): number {
-  const ports = (spec?.containers ?? []).flatMap((c) => c.ports ?? []);
-  const match = ports.find((p) => p.name === name && protocolOf(p) === protocol);
-  if (match) return match.containerPort;
-  if (ports.some((p) => p.name === name)) throw new UsageError(`${where} has no ${protocol.toUpperCase()} port named "${name}"${otherProtocolHint(name, protocol)}`);
-  const have = ports.filter((p) => p.name).map(shownPort);
-  throw new UsageError(`${where} has no container port named "${name}"${have.length ? `; its named ports are ${have.join(', ')}` : ''}`);
+  return orUsageError(findContainerPort(spec, name, protocol, where));
 }
 
 /** A workload's selector (or a Service's, as matchLabels) in the PortForward's form; empty parts dropped. */

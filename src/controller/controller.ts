@@ -9,14 +9,14 @@ import type { WatchedStore } from '../kube/resilient-informer.js';
 import type { Informers } from '../kube/caches.js';
 import type { Metrics } from '../observability/metrics.js';
 import { reconcileLogger } from '../observability/logger.js';
-import { KIND } from '../api/index.js';
+import { KIND, WORKLOAD_KINDS } from '../api/index.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
 import { deleteHelpers, orphanHelpers } from './helper-pods.js';
 import { orphanPolicies } from './policy-sync.js';
 import { WorkQueue } from './queue.js';
 import type { Reconciler } from './reconciler.js';
 import { keyOfPortForward } from './keys.js';
-import { PortForwardIndex, keysForNamespace, keysForOwned, keysForOwnerAnnotation, keysForPod, keysForPortForward } from './triggers.js';
+import { PortForwardIndex, keysForNamespace, keysForNode, keysForOwned, keysForOwnerAnnotation, keysForPod, keysForPortForward, keysForTargetObject } from './triggers.js';
 
 export interface ControllerDeps {
   informers: Informers;
@@ -55,6 +55,9 @@ export class Controller {
     this.watch(informers.endpointSlices, (slice) => keysForOwned(slice, pfs));
     this.watch(informers.namespaces, (ns) => keysForNamespace(ns, this.index));
     this.watch(informers.networkPolicies, (policy) => keysForOwnerAnnotation(policy));
+    this.watch(informers.targetServices, (svc) => keysForTargetObject('Service', svc, pfs, this.index));
+    for (const kind of WORKLOAD_KINDS) this.watch(informers.workloads[kind], (w) => keysForTargetObject(kind, w, pfs, this.index));
+    this.watch(informers.nodes, (node) => keysForNode(node, this.index));
   }
 
   /** Starts reconciling once the caches are filled (the leader calls this). */

@@ -17,8 +17,8 @@ const AGGREGATE_WITHIN_MS = 10 * 60_000;
 const MAX_REMEMBERED = 1000;
 
 export class EventRecorder {
-  /** Last reason announced per PortForward uid: the status in the cache can lag our own writes. */
-  private readonly announced = new Map<string, string>();
+  /** Last reason announced per PortForward uid and condition: the status in the cache can lag our own writes. */
+  private readonly announced = new Map<string, Map<string, string>>();
   /** Recent Events by what they say, to count repeats on one object instead of writing new ones. */
   private readonly recent = new Map<string, CoreV1Event>();
 
@@ -29,11 +29,13 @@ export class EventRecorder {
   ) {}
 
   /** Records an Event when `reason` differs from the last one announced (or, after a restart, from `previousReason`). */
-  async transition(pf: PortForward, previousReason: string | undefined, type: EventType, reason: string, message: string, log: Logger) {
+  async transition(pf: PortForward, previousReason: string | undefined, type: EventType, reason: string, message: string, log: Logger, condition = 'Ready') {
     const uid = pf.metadata.uid ?? '';
-    const last = this.announced.get(uid) ?? previousReason;
+    let byCondition = this.announced.get(uid);
+    if (!byCondition) this.announced.set(uid, (byCondition = new Map()));
+    const last = byCondition.get(condition) ?? previousReason;
     if (last === reason) return;
-    this.announced.set(uid, reason);
+    byCondition.set(condition, reason);
     await this.record(pf, type, reason, message, log);
   }
 

@@ -21,11 +21,13 @@ export const REASONS = {
   NamespaceLimitReached: { phase: 'Pending', event: 'Warning' },
   TargetPortClosed: { phase: 'Pending', event: 'Warning' },
   TunnelCheckFailed: { phase: 'Pending', event: 'Warning' },
+  TargetPortNotFound: { phase: 'Pending', event: 'Warning' },
   // needs a change from a person
   InvalidSpec: { phase: 'Failed', event: 'Warning' },
   CrossNamespaceNotAllowed: { phase: 'Failed', event: 'Warning' },
   ClientsNotAllowed: { phase: 'Failed', event: 'Warning' },
   TargetUsesHostNetwork: { phase: 'Failed', event: 'Warning' },
+  TargetHasNoSelector: { phase: 'Failed', event: 'Warning' },
   ServiceNameConflict: { phase: 'Failed', event: 'Warning' },
   Expired: { phase: 'Expired', event: 'Normal' },
 } as const satisfies Record<string, { phase: Phase; event: EventType }>;

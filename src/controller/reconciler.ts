@@ -22,7 +22,8 @@ import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, res
 import { deleteOwnedChildren, isOwnedBy, syncEndpointSlice, syncService } from './service-sync.js';
 import { DEFAULT_START_LIMITS, StartLimits, type Reservation } from './start-limit.js';
 import { accessFor, portsSummary } from './access.js';
-import { composeStatus, readyCondition, sameStatus, type Observed } from './status.js';
+import { composeStatus, readyCondition, sameStatus, targetNodeCondition, type Observed } from './status.js';
+import { TARGET_NODE_READY, nodeHealth } from './node-health.js';
 import { splitKey } from './keys.js';
 import { resolveTarget, type TargetLookup } from './target.js';
 import { clientsRefusal } from './clients.js';
@@ -126,6 +127,8 @@ export class Reconciler {
       namespace: (name) => this.cache.namespaces.get('', name),
       pod: (namespace, name) => this.cache.pods.get(namespace, name),
       pods: (namespace) => this.cache.pods.list(namespace),
+      service: (namespace, name) => this.cache.targetServices.get(namespace, name),
+      workload: (kind, namespace, name) => this.cache.workloads[kind].get(namespace, name),
     };
   }
 
@@ -201,13 +204,14 @@ export class Reconciler {
   /** The target, its helper and the EndpointSlice that leads to it, and whether traffic flows. */
   private async tunnel(pass: Pass, spec: PortForwardSpec, log: Logger): Promise<Verdict> {
     const { pf, owner, observed } = pass;
-    const resolution = resolveTarget(owner.namespace, spec.target, this.lookup, pf.status?.target?.uid);
+    const resolution = resolveTarget(owner.namespace, spec.target, spec.ports, this.lookup, pf.status?.target?.uid);
     if (!resolution.ok) {
       // No target, no tunnel: a helper must not keep relaying into a pod the PortForward may no longer reach.
       return this.withoutHelper(pass, spec, { reason: resolution.reason, message: resolution.message }, log); // pod and namespace events bring the change
     }
     const target = resolution.target;
-    observed.target = { namespace: target.namespace, pod: target.pod, uid: target.uid, node: target.node };
+    observed.target = { namespace: target.namespace, pod: target.pod, uid: target.uid, node: target.node, chosenBy: target.chosenBy };
+    observed.targetNode = nodeHealth(target.node, this.cache.nodes.get('', target.node));
     const refusal = clientsRefusal(spec.clients, owner.namespace, target.namespace, this.lookup.namespace(target.namespace));
     if (refusal) return this.withoutHelper(pass, spec, { reason: 'ClientsNotAllowed', message: refusal }, log); // a namespace event brings the change
     if (!withinNamespaceLimit(pf, this.cache.portForwards.list(owner.namespace), this.config.maxHelpersPerNamespace)) {
@@ -371,6 +375,8 @@ export class Reconciler {
     }
     const { reason, message } = observed.readiness;
     await this.events.transition(pf, readyCondition(previous)?.reason, eventTypeOf(reason), reason, message, log);
+    const node = observed.targetNode;
+    if (node) await this.events.transition(pf, targetNodeCondition(previous)?.reason ?? 'NodeReady', node.ok ? 'Normal' : 'Warning', node.reason, node.message, log, TARGET_NODE_READY);
   }
 }
 

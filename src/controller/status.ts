@@ -4,6 +4,7 @@
 import type { Condition, PortForwardStatus } from '../api/index.js';
 import { isReady, phaseOf, type Readiness } from './reasons.js';
 import { canonical } from '../util/canonical.js';
+import { TARGET_NODE_READY, type NodeHealth } from './node-health.js';
 
 export const READY = 'Ready';
 
@@ -30,6 +31,10 @@ export function readyCondition(status: PortForwardStatus | undefined): Condition
   return status?.conditions?.find((c) => c.type === READY);
 }
 
+export function targetNodeCondition(status: PortForwardStatus | undefined): Condition | undefined {
+  return status?.conditions?.find((c) => c.type === TARGET_NODE_READY);
+}
+
 export function sameStatus(a: PortForwardStatus | undefined, b: PortForwardStatus | undefined): boolean {
   return canonical(a ?? {}) === canonical(b ?? {});
 }
@@ -44,11 +49,13 @@ export interface Observed {
   service?: PortForwardStatus['service'];
   access?: PortForwardStatus['access'];
   expiresAt?: string;
+  /** The target's node, when there is a target. */
+  targetNode?: NodeHealth;
 }
 
 export function composeStatus(previous: PortForwardStatus | undefined, observed: Observed, now: string): PortForwardStatus {
   const { readiness, generation } = observed;
-  const conditions = setCondition(
+  const ready = setCondition(
     previous?.conditions,
     {
       type: READY,
@@ -59,6 +66,10 @@ export function composeStatus(previous: PortForwardStatus | undefined, observed:
     },
     now,
   );
+  const node = observed.targetNode;
+  const conditions = node
+    ? setCondition(ready, { type: TARGET_NODE_READY, status: node.ok ? 'True' : 'False', reason: node.reason, message: node.message }, now)
+    : ready.filter((c) => c.type !== TARGET_NODE_READY);
   const status: PortForwardStatus = {
     phase: phaseOf(readiness.reason),
     observedGeneration: generation,

@@ -1,16 +1,21 @@
-// Which pod a PortForward enters: the named pod, or one ready pod matching the selector; and
-// whether the PortForward may reach into that namespace at all.
-import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import type { TargetSpec } from '../api/index.js';
+// Which pod a PortForward enters: the named pod, or one ready pod of a selector, a Service or a
+// workload; which port inside it each of the PortForward's ports leads to; and whether the
+// PortForward may reach into that namespace at all.
+import type { V1LabelSelector, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { LabelSelector, PortSpec, ResolvedTarget, TargetSpec, WorkloadKind, WorkloadRef } from '../api/index.js';
+import { findContainerPort, findServicePort, type Found } from '../kube/named-ports.js';
+import { isPodReady, noExecuteTolerations } from '../kube/pods.js';
+import { timeMs } from '../kube/time.js';
+import type { Workload } from '../kube/workloads.js';
+import { ANNOTATIONS } from '../resources/names.js';
 import type { Reason } from './reasons.js';
+import { formatSelector, matchesSelector } from './selector.js';
 
 /** Why a target does not resolve (the phase each means is in reasons.ts). */
-export type TargetReason = Extract<Reason, 'TargetNotFound' | 'TargetNotRunning' | 'NoMatchingPod' | 'TargetUsesHostNetwork' | 'CrossNamespaceNotAllowed'>;
-import { timeMs } from '../kube/time.js';
-import type { ResolvedTarget } from '../api/index.js';
-import { ANNOTATIONS } from '../resources/names.js';
-import { formatSelector, matchesSelector } from './selector.js';
-import { isPodReady, noExecuteTolerations } from '../kube/pods.js';
+export type TargetReason = Extract<
+  Reason,
+  'TargetNotFound' | 'TargetNotRunning' | 'NoMatchingPod' | 'TargetUsesHostNetwork' | 'CrossNamespaceNotAllowed' | 'TargetHasNoSelector' | 'TargetPortNotFound'
+>;
 
 export type TargetResolution =
   | { ok: true; target: ResolvedTarget; pod: V1Pod }
@@ -20,6 +25,8 @@ export interface TargetLookup {
   namespace(name: string): V1Namespace | undefined;
   pod(namespace: string, name: string): V1Pod | undefined;
   pods(namespace: string): readonly V1Pod[];
+  service(namespace: string, name: string): V1Service | undefined;
+  workload(kind: WorkloadKind, namespace: string, name: string): Workload | undefined;
 }
 
 /** The namespace a target lives in: its own, or the PortForward's. */
@@ -51,7 +58,7 @@ function usesHostNetwork(pod: V1Pod): boolean {
   return pod.spec?.hostNetwork === true;
 }
 
-function resolved(pod: V1Pod): { ok: true; target: ResolvedTarget; pod: V1Pod } {
+function resolved(pod: V1Pod, ports: number[], chosenBy: string): { ok: true; target: ResolvedTarget; pod: V1Pod } {
   return {
     ok: true,
     pod,
@@ -62,6 +69,8 @@ function resolved(pod: V1Pod): { ok: true; target: ResolvedTarget; pod: V1Pod } 
       node: pod.spec!.nodeName!,
       ips: podIPs(pod),
       tolerations: noExecuteTolerations(pod),
+      ports,
+      chosenBy,
     },
   };
 }
@@ -88,12 +97,14 @@ function byAgeThenName(a: V1Pod, b: V1Pod): number {
 }
 
 /**
- * Resolves the target of a PortForward in `pfNamespace`. `currentUid` is the pod the tunnel enters
- * now: a selector keeps it while it stays eligible, so a new matching pod does not move the tunnel.
+ * Resolves the target of a PortForward in `pfNamespace`, and each of `ports` to the port it leads
+ * to inside the pod. `currentUid` is the pod the tunnel enters now: a selector, a Service or a
+ * workload keeps it while it stays eligible, so a new matching pod does not move the tunnel.
  */
 export function resolveTarget(
   pfNamespace: string,
   target: TargetSpec,
+  ports: readonly PortSpec[],
   lookup: TargetLookup,
   currentUid?: string,
 ): TargetResolution {
@@ -131,23 +142,130 @@ export function resolveTarget(
         message: `Pod "${target.pod}" in namespace "${namespace}" is ${state}; the tunnel starts when it runs.`,
       };
     }
-    return resolved(pod);
+    return withPorts(pod, ports, (p) => containerPorts(pod, p), 'named in spec.target.pod');
   }
 
-  const selector = target.selector!;
-  const matching = lookup.pods(namespace).filter((p) => matchesSelector(p.metadata?.labels, selector));
+  if (target.service !== undefined) return resolveService(namespace, target.service, ports, lookup, currentUid);
+  if (target.workload !== undefined) return resolveWorkload(namespace, target.workload, ports, lookup, currentUid);
+  const pick = pickReady(namespace, lookup, target.selector!, () => true, currentUid);
+  if (!pick.ok) return noneReady(pick, `matches ${formatSelector(target.selector!)}`, namespace);
+  return withPorts(pick.pod, ports, (p) => containerPorts(pick.pod, p), `${pick.why} matching the selector`);
+}
+
+type PodPick = { ok: true; pod: V1Pod; why: string } | { ok: false; matching: V1Pod[] };
+
+/** A running, ready pod among those the selector matches and `belongs` accepts: the current one, else the oldest. */
+function pickReady(namespace: string, lookup: TargetLookup, selector: LabelSelector, belongs: (pod: V1Pod) => boolean, currentUid?: string): PodPick {
+  const matching = lookup.pods(namespace).filter((p) => matchesSelector(p.metadata?.labels, selector) && belongs(p));
   const eligible = matching.filter((p) => isRunningOnNode(p) && isPodReady(p) && !usesHostNetwork(p));
   const current = currentUid ? eligible.find((p) => p.metadata?.uid === currentUid) : undefined;
-  if (current) return resolved(current);
+  if (current) return { ok: true, pod: current, why: 'the ready pod the tunnel already entered' };
   const chosen = [...eligible].sort(byAgeThenName)[0];
-  if (chosen) return resolved(chosen);
+  if (chosen) return { ok: true, pod: chosen, why: eligible.length > 1 ? `the oldest of ${eligible.length} ready pods` : 'the one ready pod' };
+  return { ok: false, matching };
+}
 
-  const hostNetworked = matching.find((p) => usesHostNetwork(p) && isRunningOnNode(p));
+/** No pod to enter: a host-networked one is refused outright, else the tunnel waits for one. */
+function noneReady(pick: Extract<PodPick, { ok: false }>, what: string, namespace: string): TargetResolution {
+  const hostNetworked = pick.matching.find((p) => usesHostNetwork(p) && isRunningOnNode(p));
   if (hostNetworked) return hostNetworkRefusal(hostNetworked);
-  const notReady = matching.length ? ` (${matching.length} match but none is running and ready)` : '';
+  const notReady = pick.matching.length ? ` (${pick.matching.length} match but none is running and ready)` : '';
   return {
     ok: false,
     reason: 'NoMatchingPod',
-    message: `No running, ready pod in namespace "${namespace}" matches ${formatSelector(selector)}${notReady}; the tunnel starts when one does.`,
+    message: `No running, ready pod in namespace "${namespace}" ${what}${notReady}; the tunnel starts when one does.`,
   };
+}
+
+function resolveService(namespace: string, name: string, ports: readonly PortSpec[], lookup: TargetLookup, currentUid?: string): TargetResolution {
+  const svc = lookup.service(namespace, name);
+  if (!svc) {
+    return { ok: false, reason: 'TargetNotFound', message: `Service "${name}" was not found in namespace "${namespace}"; the tunnel starts when it exists.` };
+  }
+  const selector = selectorOf({ matchLabels: svc.spec?.selector });
+  if (!selector) {
+    return {
+      ok: false,
+      reason: 'TargetHasNoSelector',
+      message: `Service "${name}" in namespace "${namespace}" has no selector, so no pod is behind it for the tunnel to enter (its endpoints are managed by hand). Target one of those pods with spec.target.pod or spec.target.selector.`,
+    };
+  }
+  const pick = pickReady(namespace, lookup, selector, () => true, currentUid);
+  if (!pick.ok) return noneReady(pick, `is behind service/${name} (selector ${formatSelector(selector)})`, namespace);
+  const pod = pick.pod;
+  // targetPort names a port of the Service; the Service's own targetPort leads into the pod.
+  return withPorts(pod, ports, (p) => {
+    const match = findServicePort(svc, p.targetPort ?? p.port, p.protocol === 'UDP' ? 'udp' : 'tcp');
+    if (!match.ok) return match;
+    const inPod = match.value.targetPort;
+    return typeof inPod === 'number' ? { ok: true, value: inPod } : findContainerPort(pod.spec, inPod, p.protocol === 'UDP' ? 'udp' : 'tcp', podRef(pod));
+  }, `${pick.why} behind service/${name}`);
+}
+
+function resolveWorkload(namespace: string, ref: WorkloadRef, ports: readonly PortSpec[], lookup: TargetLookup, currentUid?: string): TargetResolution {
+  const what = `${ref.kind.toLowerCase()}/${ref.name}`;
+  const workload = lookup.workload(ref.kind, namespace, ref.name);
+  if (!workload) {
+    return { ok: false, reason: 'TargetNotFound', message: `${ref.kind} "${ref.name}" was not found in namespace "${namespace}"; the tunnel starts when it exists.` };
+  }
+  const selector = selectorOf(workload.spec?.selector);
+  if (!selector) {
+    return { ok: false, reason: 'TargetHasNoSelector', message: `${what} in namespace "${namespace}" has an empty selector; target one of its pods with spec.target.pod.` };
+  }
+  // The selector finds candidates; the owner chain makes sure they are this workload's.
+  const belongs = (pod: V1Pod) => ownedBy(pod, ref.kind, workload, lookup);
+  const pick = pickReady(namespace, lookup, selector, belongs, currentUid);
+  if (!pick.ok) return noneReady(pick, `belongs to ${what}`, namespace);
+  return withPorts(pick.pod, ports, (p) => containerPorts(pick.pod, p), `${pick.why} of ${what}`);
+}
+
+/** Whether `pod` is the workload's: its controller is the workload, or, for a Deployment, one of the Deployment's ReplicaSets. */
+function ownedBy(pod: V1Pod, kind: WorkloadKind, workload: Workload, lookup: TargetLookup): boolean {
+  const controller = pod.metadata?.ownerReferences?.find((r) => r.controller === true);
+  if (!controller) return false;
+  if (kind !== 'Deployment') return controller.kind === kind && controller.uid === workload.metadata?.uid;
+  if (controller.kind !== 'ReplicaSet') return false;
+  const replicaSet = lookup.workload('ReplicaSet', pod.metadata?.namespace ?? '', controller.name);
+  if (replicaSet?.metadata?.uid !== controller.uid) return false;
+  return (replicaSet.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.kind === 'Deployment' && r.uid === workload.metadata?.uid);
+}
+
+/** A Kubernetes selector in the PortForward's form; undefined when it would select nothing (or everything). */
+function selectorOf(s: V1LabelSelector | undefined): LabelSelector | undefined {
+  const result: LabelSelector = {};
+  if (s?.matchLabels && Object.keys(s.matchLabels).length) result.matchLabels = { ...s.matchLabels };
+  const expressions = (s?.matchExpressions ?? []).map((e) => ({
+    key: e.key,
+    operator: e.operator as 'In' | 'NotIn' | 'Exists' | 'DoesNotExist',
+    ...(e.values?.length ? { values: [...e.values] } : {}),
+  }));
+  if (expressions.length) result.matchExpressions = expressions;
+  return result.matchLabels || result.matchExpressions ? result : undefined;
+}
+
+function podRef(pod: V1Pod): string {
+  return `pod/${pod.metadata?.name}`;
+}
+
+/** A port's targetPort inside `pod`: its number, or the container port of that name (default: the port itself). */
+function containerPorts(pod: V1Pod, p: PortSpec): Found<number> {
+  const wanted = p.targetPort ?? p.port;
+  return typeof wanted === 'number' ? { ok: true, value: wanted } : findContainerPort(pod.spec, wanted, p.protocol === 'UDP' ? 'udp' : 'tcp', podRef(pod));
+}
+
+/** The resolution, once every port leads somewhere in the pod; else why one does not. */
+function withPorts(pod: V1Pod, ports: readonly PortSpec[], inPod: (p: PortSpec) => Found<number>, chosenBy: string): TargetResolution {
+  const numbers: number[] = [];
+  for (const p of ports) {
+    const found = inPod(p);
+    if (!found.ok) {
+      return {
+        ok: false,
+        reason: 'TargetPortNotFound',
+        message: `Port ${p.port}/${p.protocol}: ${found.message}. Fix spec.ports' targetPort, or the target; the tunnel starts when every port resolves.`,
+      };
+    }
+    numbers.push(found.value);
+  }
+  return resolved(pod, numbers, chosenBy);
 }

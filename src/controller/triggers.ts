@@ -1,7 +1,7 @@
 // Which PortForwards an observed change concerns. Handlers only compute keys; the reconciler reads
 // the current state itself.
-import type { KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
-import { KIND, type PortForward } from '../api/index.js';
+import type { KubernetesObject, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
+import { KIND, type PortForward, type WorkloadKind } from '../api/index.js';
 import type { Store } from '../kube/resilient-informer.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY } from '../resources/names.js';
 import { keyOfPortForward, splitKey } from './keys.js';
@@ -9,9 +9,9 @@ import { readyCondition } from './status.js';
 
 
 /** The target as written, read defensively: the spec may be invalid. */
-function rawTarget(pf: PortForward): { namespace?: unknown; pod?: unknown } {
+function rawTarget(pf: PortForward): { namespace?: unknown; pod?: unknown; service?: unknown; workload?: { kind?: unknown; name?: unknown } } {
   const target = (pf.spec as { target?: unknown } | undefined)?.target;
-  return typeof target === 'object' && target !== null ? (target as { namespace?: unknown; pod?: unknown }) : {};
+  return typeof target === 'object' && target !== null ? (target as ReturnType<typeof rawTarget>) : {};
 }
 
 export function targetNamespaceOf(pf: PortForward): string {
@@ -28,7 +28,8 @@ export class PortForwardIndex {
   private readonly byNamespace = new Map<string, Set<string>>();
   private readonly byTargetUid = new Map<string, Set<string>>();
   private readonly queuedByNode = new Map<string, Set<string>>();
-  private readonly entries = new Map<string, { namespace: string; uid?: string; queuedOn?: string }>();
+  private readonly byNode = new Map<string, Set<string>>();
+  private readonly entries = new Map<string, { namespace: string; uid?: string; queuedOn?: string; node?: string }>();
 
   /** Indexes one PortForward as it is now; undefined when it is gone. */
   update(key: string, pf: PortForward | undefined): void {
@@ -37,6 +38,7 @@ export class PortForwardIndex {
       remove(this.byNamespace, old.namespace, key);
       if (old.uid) remove(this.byTargetUid, old.uid, key);
       if (old.queuedOn) remove(this.queuedByNode, old.queuedOn, key);
+      if (old.node) remove(this.byNode, old.node, key);
       this.entries.delete(key);
     }
     if (!pf) return;
@@ -45,11 +47,18 @@ export class PortForwardIndex {
       namespace: targetNamespaceOf(pf),
       uid: pf.status?.target?.uid,
       queuedOn: ready?.reason === 'HelperQueued' ? pf.status?.target?.node : undefined,
+      node: pf.status?.target?.node,
     };
     this.entries.set(key, entry);
     add(this.byNamespace, entry.namespace, key);
     if (entry.uid) add(this.byTargetUid, entry.uid, key);
     if (entry.queuedOn) add(this.queuedByNode, entry.queuedOn, key);
+    if (entry.node) add(this.byNode, entry.node, key);
+  }
+
+  /** The PortForwards whose target pod runs on `node`. */
+  onNode(node: string): string[] {
+    return [...(this.byNode.get(node) ?? [])];
   }
 
   targetingNamespace(namespace: string): string[] {
@@ -116,6 +125,29 @@ export function keysForPortForward(pf: PortForward, portForwards: Store<PortForw
     .list(namespace)
     .filter((other) => readyCondition(other.status)?.reason === 'NamespaceLimitReached');
   return [key, ...waiting.map(keyOfPortForward)];
+}
+
+/**
+ * A Service or a workload concerns the PortForwards of its namespace that target it by name; a
+ * ReplicaSet also those that target the Deployment controlling it (whose pods it owns).
+ */
+export function keysForTargetObject(kind: 'Service' | WorkloadKind, obj: KubernetesObject, portForwards: Store<PortForward>, index: PortForwardIndex): string[] {
+  const namespace = obj.metadata?.namespace ?? '';
+  const name = obj.metadata?.name;
+  const deployment = kind === 'ReplicaSet' ? obj.metadata?.ownerReferences?.find((r) => r.controller === true && r.kind === 'Deployment')?.name : undefined;
+  return index.targetingNamespace(namespace).filter((key) => {
+    const [pfNamespace, pfName] = splitKey(key);
+    const pf = portForwards.get(pfNamespace, pfName);
+    if (!pf) return false;
+    const target = rawTarget(pf);
+    if (kind === 'Service') return target.service === name;
+    return (target.workload?.kind === kind && target.workload.name === name) || (deployment !== undefined && target.workload?.kind === 'Deployment' && target.workload.name === deployment);
+  });
+}
+
+/** A node concerns the PortForwards whose target runs on it (its readiness is in their status). */
+export function keysForNode(node: V1Node, index: PortForwardIndex): string[] {
+  return index.onNode(node.metadata?.name ?? '');
 }
 
 /** A Service or EndpointSlice concerns the PortForward that controls it (same namespace, by uid). */

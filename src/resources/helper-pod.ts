@@ -23,9 +23,9 @@ export interface HelperSettings {
   priorityClassName: string;
 }
 
-/** LISTEN:TARGET/proto for each port, the helper entrypoint's PF_PORTS format. */
-export function helperPortsArg(spec: PortForwardSpec): string {
-  return spec.ports.map((p) => `${p.port}:${p.targetPort ?? p.port}/${p.protocol.toLowerCase()}`).join(' ');
+/** LISTEN:TARGET/proto for each port (TARGET as the target resolved it), the helper entrypoint's PF_PORTS format. */
+export function helperPortsArg(spec: PortForwardSpec, target: Pick<ResolvedTarget, 'ports'>): string {
+  return spec.ports.map((p, i) => `${p.port}:${target.ports[i]}/${p.protocol.toLowerCase()}`).join(' ');
 }
 
 /**
@@ -70,7 +70,7 @@ export function templateHash(pod: V1Pod): string {
 }
 
 function helperPodTemplate(owner: Owner, spec: PortForwardSpec, target: ResolvedTarget, helper: HelperSettings): V1Pod {
-  const ports = helperPortsArg(spec);
+  const ports = helperPortsArg(spec, target);
   const needsLowPorts = spec.ports.some((p) => p.port < 1024);
   const splice = helper.dataPath === 'splice';
   return {

@@ -11,7 +11,7 @@ import { config, validSpec } from './support/fixtures.js';
 
 const owner = { namespace: 'team-a', name: 'web', uid: 'pf-uid' };
 const tolerations = [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoExecute' }];
-const target: ResolvedTarget = { namespace: 'team-a', pod: 'nginx', uid: 'pod-uid', node: 'node-7', ips: ['10.1.2.3', 'fd00::3'], tolerations };
+const target: ResolvedTarget = { namespace: 'team-a', pod: 'nginx', uid: 'pod-uid', node: 'node-7', ips: ['10.1.2.3', 'fd00::3'], tolerations, ports: [80, 5353], chosenBy: 'named in spec.target.pod' };
 const settings = helperSettingsOf(config);
 const spec = validSpec({ target: { pod: 'nginx' }, ports: [{ port: 10080, targetPort: 80 }, { port: 5353, protocol: 'UDP' }] });
 

@@ -69,7 +69,7 @@ it('builders accept every valid spec and produce valid names and matching, uniqu
       }
       accepted++;
       const owner = { namespace, name, uid };
-      const target = { namespace, pod: raw.target.pod, uid: podUid, node: 'node-1', ips: ['10.0.0.9'], tolerations: [] };
+      const target = { namespace, pod: raw.target.pod, uid: podUid, node: 'node-1', ips: ['10.0.0.9'], tolerations: [], ports: parsed.spec.ports.map((p) => Number(p.targetPort ?? p.port)), chosenBy: 'test' };
       const helper = helperPodFor(owner, parsed.spec, target, settings);
       const service = serviceFor(owner, parsed.spec);
       const slice = endpointSliceFor(owner, parsed.spec, { podName: helper.metadata!.name!, podNamespace: config.helperNamespace, podIP: '10.0.0.1', nodeName: 'node-1', ready: true });
@@ -101,7 +101,7 @@ it("the helper's PF_PORTS round-trips: it lists exactly the spec's ports, and th
     fc.property(specs, fc.uuid(), (raw, podUid) => {
       const parsed = parseSpec(raw);
       if (!parsed.ok) return;
-      const helper = helperPodFor({ namespace: 'ns', name: 'pf', uid: 'u' }, parsed.spec, { namespace: 'ns', pod: 'p', uid: podUid, node: 'n', ips: ['10.0.0.3'], tolerations: [] }, settings);
+      const helper = helperPodFor({ namespace: 'ns', name: 'pf', uid: 'u' }, parsed.spec, { namespace: 'ns', pod: 'p', uid: podUid, node: 'n', ips: ['10.0.0.3'], tolerations: [], ports: parsed.spec.ports.map((p) => Number(p.targetPort ?? p.port)), chosenBy: 'test' }, settings);
       const env = Object.fromEntries(helper.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
       assert.equal(env.PF_TARGET_POD_UID, podUid);
       const want = parsed.spec.ports.map((p) => ({ proto: p.protocol.toLowerCase(), listen: p.port, target: p.targetPort ?? p.port }));

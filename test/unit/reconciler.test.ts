@@ -72,7 +72,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.equal(s?.phase, 'Pending');
     assert.equal(ready?.reason, 'HelperStarting');
     assert.equal(s?.ports, '10080->80/TCP');
-    assert.deepEqual(s?.target, { namespace: 'team-a', pod: 'nginx', uid: 'uid-team-a-nginx', node: 'node-1' });
+    assert.deepEqual(s?.target, { namespace: 'team-a', pod: 'nginx', uid: 'uid-team-a-nginx', node: 'node-1', chosenBy: 'named in spec.target.pod' });
     const service = cluster.services.get('team-a', 'pf-web');
     assert.deepEqual(service?.spec?.ports?.map((p) => p.port), [10080]);
     assert.equal(s?.service?.clusterIP, service?.spec?.clusterIP);

@@ -11,17 +11,21 @@ function lookup(pods: V1Pod[], namespaces: Record<string, Record<string, string>
     namespace: (name) => (name in namespaces ? ({ metadata: { name, annotations: namespaces[name] } } as V1Namespace) : undefined),
     pod: (ns, name) => pods.find((p) => p.metadata?.namespace === ns && p.metadata?.name === name),
     pods: (ns) => pods.filter((p) => p.metadata?.namespace === ns),
+    service: () => undefined,
+    workload: () => undefined,
   };
 }
+
+const ONE_PORT = validSpec({ target: { pod: 'x' }, ports: [{ port: 1 }] }).ports;
 
 const byName = (name: string) => validSpec({ target: { pod: name }, ports: [{ port: 1 }] }).target;
 const bySelector = (labels: Record<string, string>) => validSpec({ target: { selector: { matchLabels: labels } }, ports: [{ port: 1 }] }).target;
 
 describe('a named target', () => {
   it('resolves to the pod and its node', () => {
-    const r = resolveTarget('team-a', byName('nginx'), lookup([pod('team-a', 'nginx', { node: 'n3' })]));
+    const r = resolveTarget('team-a', byName('nginx'), ONE_PORT, lookup([pod('team-a', 'nginx', { node: 'n3' })]));
     assert.ok(r.ok);
-    assert.deepEqual(r.target, { namespace: 'team-a', pod: 'nginx', uid: 'uid-team-a-nginx', node: 'n3', ips: ['10.1.0.9'], tolerations: [] });
+    assert.deepEqual(r.target, { namespace: 'team-a', pod: 'nginx', uid: 'uid-team-a-nginx', node: 'n3', ips: ['10.1.0.9'], tolerations: [], ports: [1], chosenBy: 'named in spec.target.pod' });
   });
 
   it('carries the IPs the helper checks its namespace by, and only the NoExecute tolerations that keep it on the node', () => {
@@ -32,7 +36,7 @@ describe('a named target', () => {
       { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
       { operator: 'Exists' },
     ];
-    const r = resolveTarget('team-a', byName('nginx'), lookup([p]));
+    const r = resolveTarget('team-a', byName('nginx'), ONE_PORT, lookup([p]));
     assert.ok(r.ok);
     assert.deepEqual(r.target.ips, ['10.1.0.9', 'fd00::9']);
     assert.deepEqual(r.target.tolerations, [p.spec!.tolerations[1], p.spec!.tolerations[2]]);
@@ -42,27 +46,27 @@ describe('a named target', () => {
     const p = pod('team-a', 'nginx');
     delete p.status!.podIP;
     delete p.status!.podIPs;
-    const r = resolveTarget('team-a', byName('nginx'), lookup([p]));
+    const r = resolveTarget('team-a', byName('nginx'), ONE_PORT, lookup([p]));
     assert.ok(!r.ok);
     assert.equal(r.reason, 'TargetNotRunning');
   });
 
   it('that does not exist yet is Pending TargetNotFound', () => {
-    const r = resolveTarget('team-a', byName('nginx'), lookup([]));
+    const r = resolveTarget('team-a', byName('nginx'), ONE_PORT, lookup([]));
     assert.ok(!r.ok);
     assert.deepEqual([phaseOf(r.reason), r.reason], ['Pending', 'TargetNotFound']);
   });
 
   it('that is not running yet, or is terminating, is Pending TargetNotRunning', () => {
     for (const p of [pod('team-a', 'nginx', { phase: 'Pending' }), pod('team-a', 'nginx', { deleting: true })]) {
-      const r = resolveTarget('team-a', byName('nginx'), lookup([p]));
+      const r = resolveTarget('team-a', byName('nginx'), ONE_PORT, lookup([p]));
       assert.ok(!r.ok);
       assert.deepEqual([phaseOf(r.reason), r.reason], ['Pending', 'TargetNotRunning']);
     }
   });
 
   it('on the host network is refused: Failed TargetUsesHostNetwork', () => {
-    const r = resolveTarget('team-a', byName('nginx'), lookup([pod('team-a', 'nginx', { hostNetwork: true })]));
+    const r = resolveTarget('team-a', byName('nginx'), ONE_PORT, lookup([pod('team-a', 'nginx', { hostNetwork: true })]));
     assert.ok(!r.ok);
     assert.deepEqual([phaseOf(r.reason), r.reason], ['Failed', 'TargetUsesHostNetwork']);
   });
@@ -80,27 +84,27 @@ describe('a selected target', () => {
       web('web-old-leaving', { created: '2020-01-01T00:00:00Z', deleting: true }),
       pod('team-a', 'other', { labels: { app: 'db' }, created: '2000-01-01T00:00:00Z' }),
     ];
-    const r = resolveTarget('team-a', bySelector({ app: 'web' }), lookup(pods));
+    const r = resolveTarget('team-a', bySelector({ app: 'web' }), ONE_PORT, lookup(pods));
     assert.ok(r.ok);
     assert.equal(r.target.pod, 'web-a');
   });
 
   it('stays on the current pod while it remains eligible', () => {
     const pods = [web('web-a', { created: '2029-01-01T00:00:00Z' }), web('web-b', { created: '2030-01-01T00:00:00Z' })];
-    const r = resolveTarget('team-a', bySelector({ app: 'web' }), lookup(pods), 'uid-team-a-web-b');
+    const r = resolveTarget('team-a', bySelector({ app: 'web' }), ONE_PORT, lookup(pods), 'uid-team-a-web-b');
     assert.ok(r.ok);
     assert.equal(r.target.pod, 'web-b');
   });
 
   it('moves on when the current pod is no longer ready', () => {
     const pods = [web('web-a'), web('web-b', { ready: false })];
-    const r = resolveTarget('team-a', bySelector({ app: 'web' }), lookup(pods), 'uid-team-a-web-b');
+    const r = resolveTarget('team-a', bySelector({ app: 'web' }), ONE_PORT, lookup(pods), 'uid-team-a-web-b');
     assert.ok(r.ok);
     assert.equal(r.target.pod, 'web-a');
   });
 
   it('with no eligible pod is Pending NoMatchingPod, naming the selector', () => {
-    const r = resolveTarget('team-a', bySelector({ app: 'web' }), lookup([web('web-a', { ready: false })]));
+    const r = resolveTarget('team-a', bySelector({ app: 'web' }), ONE_PORT, lookup([web('web-a', { ready: false })]));
     assert.ok(!r.ok);
     assert.deepEqual([phaseOf(r.reason), r.reason], ['Pending', 'NoMatchingPod']);
     assert.match(r.message, /app=web \(1 match but none is running and ready\)/);
@@ -112,7 +116,7 @@ describe('a selected target', () => {
       ports: [{ port: 1 }],
     }).target;
     const pods = [pod('team-a', 'db', { labels: { app: 'x', tier: 'db' } }), pod('team-a', 'fe', { labels: { app: 'x', tier: 'fe' } })];
-    const r = resolveTarget('team-a', target, lookup(pods));
+    const r = resolveTarget('team-a', target, ONE_PORT, lookup(pods));
     assert.ok(r.ok);
     assert.equal(r.target.pod, 'fe');
   });
@@ -123,12 +127,12 @@ describe('a target in another namespace', () => {
   const pods = [pod('db', 'pg')];
 
   it('needs that namespace to list ours in portforward.io/allow-from', () => {
-    assert.ok(resolveTarget('team-a', target, lookup(pods, { db: { 'portforward.io/allow-from': 'x,team-a' } })).ok);
-    assert.ok(resolveTarget('team-a', target, lookup(pods, { db: { 'portforward.io/allow-from': '*' } })).ok);
+    assert.ok(resolveTarget('team-a', target, ONE_PORT, lookup(pods, { db: { 'portforward.io/allow-from': 'x,team-a' } })).ok);
+    assert.ok(resolveTarget('team-a', target, ONE_PORT, lookup(pods, { db: { 'portforward.io/allow-from': '*' } })).ok);
   });
 
   it('is refused otherwise, with the annotation to add, and without the list it holds already', () => {
-    const r = resolveTarget('team-a', target, lookup(pods, { db: { 'portforward.io/allow-from': 'team-b' } }));
+    const r = resolveTarget('team-a', target, ONE_PORT, lookup(pods, { db: { 'portforward.io/allow-from': 'team-b' } }));
     assert.ok(!r.ok);
     assert.deepEqual([phaseOf(r.reason), r.reason], ['Failed', 'CrossNamespaceNotAllowed']);
     assert.match(r.message, /kubectl annotate namespace db portforward\.io\/allow-from=team-a /);
@@ -136,9 +140,9 @@ describe('a target in another namespace', () => {
   });
 
   it('is refused when the namespace does not exist, without saying whether it does', () => {
-    const missing = resolveTarget('team-a', target, lookup(pods));
-    const closed = resolveTarget('team-a', target, lookup(pods, { db: {} }));
-    const listsOthers = resolveTarget('team-a', target, lookup(pods, { db: { 'portforward.io/allow-from': 'team-b' } }));
+    const missing = resolveTarget('team-a', target, ONE_PORT, lookup(pods));
+    const closed = resolveTarget('team-a', target, ONE_PORT, lookup(pods, { db: {} }));
+    const listsOthers = resolveTarget('team-a', target, ONE_PORT, lookup(pods, { db: { 'portforward.io/allow-from': 'team-b' } }));
     assert.ok(!missing.ok && !closed.ok && !listsOthers.ok);
     assert.equal(missing.reason, 'CrossNamespaceNotAllowed');
     assert.equal(missing.message, closed.message, 'a namespace that exists reads the same as one that does not');

@@ -32,7 +32,7 @@ describe('a pod change', () => {
 
   it('of a helper wakes only its owner', () => {
     const spec = validSpec({ target: { pod: 'nginx' }, ports: [{ port: 1 }] });
-    const helper = helperPodFor({ namespace: 'team-a', name: 'web', uid: 'uid-web' }, spec, { namespace: 'team-a', pod: 'nginx', uid: 'u', node: 'n', ips: ['10.0.0.2'], tolerations: [] }, helperSettingsOf(config));
+    const helper = helperPodFor({ namespace: 'team-a', name: 'web', uid: 'uid-web' }, spec, { namespace: 'team-a', pod: 'nginx', uid: 'u', node: 'n', ips: ['10.0.0.2'], tolerations: [], ports: [1], chosenBy: 'test' }, helperSettingsOf(config));
     assert.deepEqual(keysForPod(helper, pfs, index, HELPER_NAMESPACE), ['team-a/web']);
     // on node-9, where a PortForward waits for a start slot, a helper's change may free one
     assert.deepEqual(keysForPod({ ...helper, spec: { ...helper.spec!, nodeName: 'node-9' } }, pfs, index, HELPER_NAMESPACE), ['team-a/web', 'team-c/waiting']);

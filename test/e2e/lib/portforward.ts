@@ -103,7 +103,7 @@ export function classicHelper(clientNs: string, name: string, spec: unknown, tar
   const pod = helperPodFor(
     { namespace: clientNs, name, uid: `${name}-${clientNs}` },
     parsed.spec,
-    { namespace: target.metadata.namespace, pod: target.metadata.name, uid: target.metadata.uid, node: target.spec.nodeName, ips: [target.status.podIP], tolerations: [] },
+    { namespace: target.metadata.namespace, pod: target.metadata.name, uid: target.metadata.uid, node: target.spec.nodeName, ips: [target.status.podIP], tolerations: [], ports: parsed.spec.ports.map((p) => Number(p.targetPort ?? p.port)), chosenBy: 'e2e' },
     { namespace: HELPER_NS, image: 'localhost/portforward-helper:dev', imagePullPolicy: 'IfNotPresent', dataPath: 'exec', priorityClassName: 'portforward-helper' },
   );
   pod.metadata!.labels = { app: name }; // not the operator's: it must not adopt or delete it

@@ -2,8 +2,9 @@
 // and a KubeApi that writes into them with the API server's rules that matter here: uids,
 // resourceVersion conflicts, 409 on create of an existing name, 404 on missing objects, finalizers
 // holding a deleted PortForward, a clusterIP for new Services.
-import type { CoreV1Event, KubernetesObject, V1EndpointSlice, V1Endpoints, V1Namespace, V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
-import type { PortForward } from '../../../src/api/index.js';
+import type { CoreV1Event, KubernetesObject, V1EndpointSlice, V1Endpoints, V1Namespace, V1NetworkPolicy, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { PortForward, WorkloadKind } from '../../../src/api/index.js';
+import type { Workload } from '../../../src/kube/workloads.js';
 import type { KubeApi } from '../../../src/kube/api.js';
 import type { Store } from '../../../src/kube/resilient-informer.js';
 import type { ClusterCache } from '../../../src/kube/caches.js';
@@ -45,6 +46,14 @@ export class FakeCluster implements ClusterCache {
   readonly legacyEndpoints = new MemoryStore<V1Endpoints>();
   readonly namespaces = new MemoryStore<V1Namespace>();
   readonly networkPolicies = new MemoryStore<V1NetworkPolicy>();
+  readonly targetServices = new MemoryStore<V1Service>();
+  readonly workloads: Record<WorkloadKind, MemoryStore<Workload>> = {
+    Deployment: new MemoryStore<Workload>(),
+    StatefulSet: new MemoryStore<Workload>(),
+    DaemonSet: new MemoryStore<Workload>(),
+    ReplicaSet: new MemoryStore<Workload>(),
+  };
+  readonly nodes = new MemoryStore<V1Node>();
   readonly events: CoreV1Event[] = [];
   /** Objects outside the operator's label filter: visible to reads, not to the caches. */
   readonly foreignServices = new MemoryStore<V1Service>();
@@ -76,8 +85,15 @@ export class FakeCluster implements ClusterCache {
     this.namespaces.put({ metadata: { name, annotations } } as V1Namespace);
   }
 
+  /** A pod, and its node (Ready) if the cluster does not know that node yet. */
   addPod(pod: V1Pod): V1Pod {
+    const node = pod.spec?.nodeName;
+    if (node && !this.nodes.get('', node)) this.addNode(node);
     return this.pods.put(this.admit(pod));
+  }
+
+  addNode(name: string, ready = true, unschedulable = false): void {
+    this.nodes.put({ metadata: { name }, spec: { unschedulable }, status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'KubeletReady' : 'NodeStatusUnknown' }] } } as V1Node);
   }
 
   /** When set, a deleted pod lingers with a deletionTimestamp (terminating) until finishDeletions(). */
@@ -252,13 +268,21 @@ export class LaggingCache implements ClusterCache {
   readonly endpointSlices = new MemoryStore<V1EndpointSlice>();
   readonly namespaces = new MemoryStore<V1Namespace>();
   readonly networkPolicies = new MemoryStore<V1NetworkPolicy>();
+  readonly targetServices = new MemoryStore<V1Service>();
+  readonly workloads: Record<WorkloadKind, MemoryStore<Workload>> = {
+    Deployment: new MemoryStore<Workload>(),
+    StatefulSet: new MemoryStore<Workload>(),
+    DaemonSet: new MemoryStore<Workload>(),
+    ReplicaSet: new MemoryStore<Workload>(),
+  };
+  readonly nodes = new MemoryStore<V1Node>();
 
   constructor(private readonly cluster: FakeCluster) {
     this.catchUp();
   }
 
   catchUp(): void {
-    for (const kind of ['portForwards', 'pods', 'services', 'endpointSlices', 'namespaces', 'networkPolicies'] as const) {
+    for (const kind of ['portForwards', 'pods', 'services', 'endpointSlices', 'namespaces', 'networkPolicies', 'targetServices', 'nodes'] as const) {
       const mine = this[kind].objects as Map<string, KubernetesObject>;
       mine.clear();
       for (const [key, obj] of this.cluster[kind].objects) mine.set(key, clone(obj));
