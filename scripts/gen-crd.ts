@@ -25,9 +25,14 @@ export function toStructural(node: unknown, path = '$'): unknown {
   const out: JsonSchema = {};
   const intOrString = (node as JsonSchema)['x-kubernetes-int-or-string'] === true;
   for (const [key, value] of Object.entries(node as JsonSchema)) {
-    // IntOrString: the one anyOf a structural schema allows, of an integer and a string branch.
+    // IntOrString: the one anyOf a structural schema allows, of a bare integer and a bare string
+    // branch; the branches' bounds move up (minimum applies to numbers only, pattern to strings).
     if (intOrString && key === 'anyOf') {
-      out[key] = (value as JsonSchema[]).map((branch, i) => toStructural(branch, `${path}.anyOf[${i}]`));
+      const branches = value as JsonSchema[];
+      out[key] = branches.map((branch) => ({ type: branch.type }));
+      for (const branch of branches) {
+        for (const [k, v] of Object.entries(branch)) if (k !== 'type') out[k] = v;
+      }
       continue;
     }
     if (key === '$schema' || key === 'propertyNames') continue;

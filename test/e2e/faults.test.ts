@@ -129,14 +129,17 @@ describe('faults', () => {
   it('rides out a kubelet restart: helpers keep running and serving', async () => {
     const before = await Promise.all(names.map(async (n) => (await getPf(ns.name, n)).status.helper.pod));
     const probe = await startTrafficProbe('a');
-    await component('stop', 'kubelet');
+    // The kubelet of the target's node (node N of the local cluster is pfdev-node-N).
+    const nodeName: string = (await getPf(ns.name, 'a')).status.target.node;
+    const kubelet = `kubelet@${nodeName.replace(/^pfdev-node-/, '')}`;
+    await component('stop', kubelet);
     try {
       await sleep(5000);
     } finally {
-      await component('start', 'kubelet');
+      await component('start', kubelet);
     }
     await eventually('node Ready', async () => {
-      const node = await getJson(['node', 'pfdev-node']);
+      const node = await getJson(['node', nodeName]);
       return node.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True');
     }, 120_000);
     const traffic = await eventually('the probe read back', () => probe.stop(), 60_000);

@@ -78,7 +78,7 @@ describe('a pod that listens only on 127.0.0.1', () => {
   it('is listed by kubectl get portforwards with real values, and wide adds helper and Service', async () => {
     const table = await kubectl(['get', 'portforwards', '-n', ns.name]);
     assert.match(table, /^NAME\s+TARGET\s+NODE\s+PORTS\s+PHASE\s+AGE/m);
-    assert.match(table, /^web\s+web\s+pfdev-node\s+10080->8080\/TCP,5353\/UDP\s+Ready\s+\S+/m);
+    assert.match(table, /^web\s+web\s+pfdev-node-\d\s+10080->8080\/TCP,5353\/UDP\s+Ready\s+\S+/m);
     const wide = await kubectl(['get', 'pf', '-n', ns.name, '-o', 'wide']);
     assert.match(wide, /HELPER\s+SERVICE/);
     assert.match(wide, new RegExp(`${pf.status.helper.pod}\\s+pf-web`));
