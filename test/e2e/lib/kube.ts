@@ -75,6 +75,10 @@ export interface PodOptions {
   ownerReferences?: object[];
   /** Meets Pod Security's restricted level (as portforward-system requires): no root, no capability. */
   restricted?: boolean;
+  /** Binds the pod to this node (no scheduling). */
+  nodeName?: string;
+  /** The container's ports (names for targetPort by name). */
+  ports?: { name: string; containerPort: number; protocol?: string }[];
 }
 
 const RESTRICTED = {
@@ -94,12 +98,14 @@ export function toolboxPod(ns: string, name: string, command: string, opts: PodO
     spec: {
       terminationGracePeriodSeconds: 1,
       hostPID: opts.hostPID ?? false,
+      ...(opts.nodeName ? { nodeName: opts.nodeName } : {}),
       containers: [
         {
           name: 'main',
           image: TOOLBOX_IMAGE,
           imagePullPolicy: 'Never',
           command: ['/bin/sh', '-c', command],
+          ...(opts.ports ? { ports: opts.ports } : {}),
           securityContext: opts.restricted ? RESTRICTED : opts.capabilities ? { capabilities: { add: opts.capabilities } } : undefined,
         },
       ],

@@ -2,7 +2,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { parseSpec } from '../../../src/api/index.js';
 import { helperPodFor } from '../../../src/resources/helper-pod.js';
-import { apply, eventually, exec, getJson, kubectl, testNamespace, toolboxPod, waitRunning } from './kube.js';
+import { apply, eventually, exec, getJson, kubectl, testNamespace, toolboxPod, waitRunning, type PodOptions } from './kube.js';
 
 export const OPERATOR_NS = 'portforward-system';
 /** Where the helper pods and their NetworkPolicies run. */
@@ -14,18 +14,20 @@ export async function restartOperatorWith(...env: string[]): Promise<void> {
   await kubectl(['rollout', 'status', '-n', OPERATOR_NS, 'deployment/portforward-operator', '--timeout=180s'], { timeoutMs: 190_000 });
 }
 
-/** A pod serving HTTP (TCP) and a UDP echo on 127.0.0.1 only: unreachable from other pods. */
-export function loopbackTarget(ns: string, name: string, labels: Record<string, string> = { app: name }) {
+/** The command of a pod serving HTTP on 127.0.0.1:8080 (its hostname) and a UDP echo on 127.0.0.1:5353 only. */
+export const LOOPBACK_SERVERS = (() => {
   const udpEcho =
     "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind((\"127.0.0.1\",5353))\n" +
     'while True:\n d,a=s.recvfrom(2048);s.sendto(b"echo:"+d,a)';
-  return toolboxPod(
-    ns,
-    name,
+  return (
     `mkdir -p /srv && echo "hello from $(hostname)" > /srv/index.html && ` +
-      `(python3 -c '${udpEcho}' &) && exec python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv`,
-    { labels },
+    `(python3 -c '${udpEcho}' &) && exec python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv`
   );
+})();
+
+/** A pod serving HTTP (TCP) and a UDP echo on 127.0.0.1 only: unreachable from other pods. */
+export function loopbackTarget(ns: string, name: string, labels: Record<string, string> = { app: name }, opts: PodOptions = {}) {
+  return toolboxPod(ns, name, LOOPBACK_SERVERS, { labels, ...opts });
 }
 
 /** A fresh namespace with a running loopback-only target pod named "web". */
