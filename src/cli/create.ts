@@ -2,10 +2,11 @@
 // builds a PortForward (pure: buildPortForward), validates it with the operator's own schema, and
 // applies it with server-side apply (field manager kubectl-pf), so running it again updates the spec.
 import { CustomObjectsApi, PatchStrategy, dumpYaml, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { API_VERSION, DNS_SUBDOMAIN, GROUP, KIND, PLURAL, TTL_PATTERN, VERSION, parseSpec, type LabelSelector, type PortForward } from '../api/index.js';
+import { API_VERSION, DNS_SUBDOMAIN, GROUP, KIND, PLURAL, TTL_PATTERN, VERSION, parseSpec, type LabelSelector, type PortForward, type WorkloadKind } from '../api/index.js';
 import { UsageError } from './args.js';
 import type { Output } from './connect.js';
 import { apiErrorMessage, getPortForward } from './kube.js';
+import { parseTarget, type ForwardTarget } from './forward-target.js';
 import { parseTunnelPort, type TunnelPort } from './ports.js';
 import { canonical } from '../util/canonical.js';
 
@@ -18,13 +19,15 @@ export interface CreateInput {
   namespace: string;
   pod?: string;
   selector?: string;
+  /** pod/NAME, svc/NAME, deploy/NAME, sts/NAME, ds/NAME or rs/NAME, as kubectl names them. */
+  target?: string;
   ports: string[];
   ttl?: string;
   targetNamespace?: string;
 }
 
 export interface ManifestSpec {
-  target: { pod?: string; selector?: LabelSelector; namespace?: string };
+  target: { pod?: string; selector?: LabelSelector; service?: string; workload?: { kind: WorkloadKind; name: string }; namespace?: string };
   ports: TunnelPort[];
   ttl?: string;
 }
@@ -71,22 +74,37 @@ export function parseSelector(text: string): Record<string, string> {
 /** The PortForward the flags describe; throws a UsageError saying what is wrong, in terms of the flags. */
 export function buildPortForward(input: CreateInput): PortForwardManifest {
   const { name } = input;
-  if (!name) throw new UsageError('NAME is required: kubectl pf create NAME (--pod POD | --selector k=v) --port PORT');
+  if (!name) throw new UsageError('NAME is required: kubectl pf create NAME (--pod POD | --selector k=v | --target svc/NAME) --port PORT');
   if (name.length > 253 || !new RegExp(DNS_SUBDOMAIN).test(name)) {
     throw new UsageError(`invalid name "${name}": use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`);
   }
-  if ((input.pod === undefined) === (input.selector === undefined)) {
-    throw new UsageError('set exactly one of --pod (a pod name) or --selector (labels of the pods to reach)');
+  if ([input.pod, input.selector, input.target].filter((t) => t !== undefined).length !== 1) {
+    throw new UsageError('set exactly one of --pod (a pod name), --selector (labels of the pods to reach) or --target (svc/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or pod/NAME)');
   }
   if (input.ports.length === 0) throw new UsageError('at least one --port is required, e.g. --port 8080 or --port 10080:80');
   checkTtl(input.ttl);
   const target: ManifestSpec['target'] = {};
   if (input.pod !== undefined) target.pod = input.pod;
   if (input.selector !== undefined) target.selector = { matchLabels: parseSelector(input.selector) };
+  if (input.target !== undefined) Object.assign(target, manifestTarget(parseTarget(input.target)));
   if (input.targetNamespace !== undefined) target.namespace = input.targetNamespace;
   const spec: ManifestSpec = { target, ports: input.ports.map(parseTunnelPort) };
   if (input.ttl !== undefined) spec.ttl = input.ttl;
   return { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: input.namespace }, spec: checkedSpec(spec) };
+}
+
+/** A TARGET as kubectl names it, as the PortForward's target. */
+export function manifestTarget(t: ForwardTarget): ManifestSpec['target'] {
+  switch (t.kind) {
+    case 'pod':
+      return { pod: t.name };
+    case 'service':
+      return { service: t.name };
+    case 'workload':
+      return { workload: { kind: t.workload, name: t.name } };
+    case 'selector':
+      return { selector: t.selector };
+  }
 }
 
 export type DryRun = 'none' | 'client' | 'server';

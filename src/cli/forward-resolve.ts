@@ -1,8 +1,7 @@
-// Where `kubectl pf forward` goes, read from the cluster: the pod, or the selector of a Service, a
-// workload or -l, and each REMOTE as a port inside those pods. The PortForward CRD knows only pod
-// and selector targets so far (service and workload targets are in the design, not yet in the
-// CRD), so a Service or a workload becomes its selector here, on the client; the tunnel then
-// re-targets like any selector PortForward when the pod behind it is replaced.
+// Where `kubectl pf forward` goes, read from the cluster: each REMOTE as a port inside the target's
+// pods (so LOCAL defaults as kubectl port-forward's do), and the target as the PortForward names it:
+// a pod, a selector, a Service or a workload, which the operator resolves to a ready pod again and
+// follows when that pod is replaced.
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1LabelSelector, type V1PodSpec } from '@kubernetes/client-node';
 import type { LabelSelector } from '../api/index.js';
 import { formatSelector } from '../controller/selector.js';
@@ -13,7 +12,7 @@ import { apiErrorMessage } from './kube.js';
 import type { ForwardedPort, TargetForwardPort } from './ports.js';
 
 export interface ResolvedForward {
-  target: { pod: string } | { selector: LabelSelector };
+  target: { pod: string } | { selector: LabelSelector } | { service: string } | { workload: { kind: WorkloadKind; name: string } };
   /** REMOTE as a port inside the target, LOCAL as kubectl port-forward would listen. */
   forwards: ForwardedPort[];
 }
@@ -73,10 +72,10 @@ export async function resolveForward(kc: KubeConfig, namespace: string, target: 
     }
     case 'workload': {
       const w = await read(() => readWorkload(kc.makeApiClient(AppsV1Api), target.workload, target.name, namespace));
-      const selector = selectorOf(w.selector, ref);
+      selectorOf(w.selector, ref); // a workload without a selector names no pods: refused here already
       // Named ports come from the pod template: every pod of the workload has them.
       const forwards = await byContainerPorts(async () => ({ spec: w.template, where: ref }));
-      return { target: { selector }, forwards };
+      return { target: { workload: { kind: target.workload, name: target.name } }, forwards };
     }
     case 'service': {
       const svc = await read(() => core.readNamespacedService({ name: target.name, namespace }));
@@ -93,9 +92,9 @@ export async function resolveForward(kc: KubeConfig, namespace: string, target: 
           const { spec, where } = await pod;
           inPod = containerPortByName(spec, m.targetPort, p.protocol, where);
         }
-        forwards.push(forwardedPort(p, inPod, m.port));
+        forwards.push({ ...forwardedPort(p, inPod, m.port), servicePort: m.port });
       }
-      return { target: { selector }, forwards };
+      return { target: { service: target.name }, forwards };
     }
   }
 }

@@ -114,7 +114,10 @@ export function forwardedPort(requested: TargetForwardPort, targetPort: number, 
   return { local: requested.local ?? localDefault, remote: targetPort, protocol: requested.protocol };
 }
 
-/** The PortForward's ports: one per target port and protocol, listening on that same number. */
+/**
+ * The PortForward's ports: one per target port and protocol, listening on that same number (for a
+ * Service target, its targetPort is the Service port that leads there: the operator maps it again).
+ */
 export function tunnelPorts(forwards: readonly ForwardedPort[]): TunnelPort[] {
   const seen = new Set<string>();
   const ports: TunnelPort[] = [];
@@ -122,7 +125,8 @@ export function tunnelPorts(forwards: readonly ForwardedPort[]): TunnelPort[] {
     const key = `${f.remote}/${f.protocol}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    ports.push({ port: f.remote, protocol: f.protocol === 'udp' ? 'UDP' : 'TCP' });
+    const protocol = f.protocol === 'udp' ? 'UDP' : 'TCP';
+    ports.push(f.servicePort !== undefined && f.servicePort !== f.remote ? { port: f.remote, targetPort: f.servicePort, protocol } : { port: f.remote, protocol });
   }
   return ports;
 }

@@ -116,11 +116,15 @@ ${GLOBAL}`;
 export const CREATE_HELP = `Create a PortForward, or update its spec if it exists (server-side apply, field manager kubectl-pf).
 
 Usage:
-  kubectl pf create NAME (--pod POD | --selector KEY=VALUE[,...]) --port [PORT:]TARGETPORT[/udp] [...] [flags]
+  kubectl pf create NAME (--pod POD | --selector KEY=VALUE[,...] | --target TARGET) --port [PORT:]TARGETPORT[/udp] [...] [flags]
+
+TARGET as kubectl names it: svc/NAME (a ready pod behind the Service), deploy/NAME, sts/NAME,
+ds/NAME, rs/NAME (a ready pod of the workload) or pod/NAME; the tunnel follows a replaced pod.
 
 --port, repeatable or comma-separated:
   8080          the tunnel listens on 8080 and reaches port 8080 inside the target
   10080:80      the tunnel listens on 10080 and reaches port 80 inside the target
+  10080:http    ... the container port named http (for svc/NAME: the Service port named http)
   5353/udp      UDP (default tcp)
 
 Examples:
@@ -130,6 +134,9 @@ Examples:
   # Any ready pod labelled app=db (re-targets when it is replaced), for two hours
   kubectl pf create db --selector app=db --port 5432 --ttl 2h
 
+  # A ready pod behind Service web, through its port named http (as kubectl port-forward svc/web)
+  kubectl pf create web --target svc/web --port 10080:http
+
   # A pod in another namespace (that namespace must allow it: annotation portforward.io/allow-from)
   kubectl pf create dns -n team-a --target-namespace kube-system --pod coredns-abc --port 10053:53/udp
 
@@ -138,6 +145,7 @@ Examples:
 
 Flags:
       --pod NAME                  the target pod
+      --target TARGET             svc/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or pod/NAME
   -l, --selector KEY=VALUE,...    labels of the target pods (any running, ready one)
   -p, --port [PORT:]TARGETPORT[/udp|/tcp]  a port to relay (at least one)
       --ttl DURATION              delete the PortForward after this long (90s, 30m, 2h, 1h30m, 7d)

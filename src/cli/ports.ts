@@ -7,12 +7,15 @@
 import { isIP } from 'node:net';
 import type { TunnelProtocol } from '../tunnel/protocol.js';
 import { UsageError } from './args.js';
+import { PORT_NAME as SPEC_PORT_NAME } from '../api/index.js';
 
 /** A local port (0 = let the OS choose) forwarded to a port of the PortForward. */
 export interface ForwardedPort {
   local: number;
   remote: number;
   protocol: TunnelProtocol;
+  /** For a Service target: the Service port that leads to `remote` (the PortForward's targetPort). */
+  servicePort?: number;
 }
 
 /** A forward's port as typed, before its REMOTE (a number or a port's name) is resolved on the target. */
@@ -26,7 +29,8 @@ export interface TargetForwardPort {
 /** One entry of a PortForward's spec.ports, as --port builds it. */
 export interface TunnelPort {
   port: number;
-  targetPort?: number;
+  /** A number, or a port's name (a container port's, or for a Service target the Service port's). */
+  targetPort?: number | string;
   protocol: 'TCP' | 'UDP';
 }
 
@@ -114,7 +118,7 @@ export function parseTargetForwardPort(text: string): TargetForwardPort {
   return { local, remote, protocol };
 }
 
-const TUNNEL_SYNTAX = '[PORT:]TARGETPORT[/tcp|/udp], e.g. 8080, 10080:80 or 5353/udp';
+const TUNNEL_SYNTAX = '[PORT:]TARGETPORT[/tcp|/udp], e.g. 8080, 10080:80, 10080:http or 5353/udp';
 
 /** `8080` -> port 8080 to target 8080; `10080:80` -> port 10080 to target 80; `/udp` or `/tcp` suffix. */
 export function parseTunnelPort(text: string): TunnelPort {
@@ -127,7 +131,8 @@ export function parseTunnelPort(text: string): TunnelPort {
   const number = (part: string, what: string) => portNumber(part, text, what, false, TUNNEL_SYNTAX, '--port');
   if (parts.length === 1) return { port: number(body, 'port'), protocol };
   const port = number(parts[0] as string, 'port');
-  const targetPort = number(parts[1] as string, 'target port');
+  // TARGETPORT may be a port's name, as in a manifest: the operator looks it up on the target.
+  const targetPort = new RegExp(SPEC_PORT_NAME).test(parts[1] as string) ? (parts[1] as string) : number(parts[1] as string, 'target port');
   return targetPort === port ? { port, protocol } : { port, targetPort, protocol };
 }
 

@@ -162,6 +162,6 @@ describe('kubectl pf create', () => {
   it('refuses a PortForward with both --pod and --selector, with exit code 2', () => {
     const both = spawnSync('node', [PLUGIN, '--kubeconfig', KUBECONFIG, 'create', 'x', '-n', ns.name, '--pod', 'web', '--selector', 'app=web', '--port', '80'], { encoding: 'utf8' });
     assert.equal(both.status, 2);
-    assert.equal(both.stderr.trim(), 'error: set exactly one of --pod (a pod name) or --selector (labels of the pods to reach)');
+    assert.equal(both.stderr.trim(), 'error: set exactly one of --pod (a pod name), --selector (labels of the pods to reach) or --target (svc/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or pod/NAME)');
   });
 });

@@ -62,8 +62,8 @@ describe('create explains bad flags in one line', () => {
   });
 
   it('needs exactly one of --pod or --selector', () => {
-    assert.equal(problem({ pod: undefined }), 'set exactly one of --pod (a pod name) or --selector (labels of the pods to reach)');
-    assert.equal(problem({ selector: 'app=web' }), 'set exactly one of --pod (a pod name) or --selector (labels of the pods to reach)');
+    assert.equal(problem({ pod: undefined }), 'set exactly one of --pod (a pod name), --selector (labels of the pods to reach) or --target (svc/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or pod/NAME)');
+    assert.equal(problem({ selector: 'app=web' }), 'set exactly one of --pod (a pod name), --selector (labels of the pods to reach) or --target (svc/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or pod/NAME)');
   });
 
   it('needs at least one --port, each well formed', () => {
@@ -177,5 +177,17 @@ describe('create against the API server', () => {
     } finally {
       api.close();
     }
+  });
+});
+
+describe('create --target', () => {
+  it('names a Service or a workload as kubectl does, with a targetPort by name', () => {
+    const manifest = (target: string, port = '10080:http') => buildPortForward({ name: 'web', namespace: 'team-a', target, ports: [port] }).spec;
+    assert.deepEqual(manifest('svc/web'), { target: { service: 'web' }, ports: [{ port: 10080, targetPort: 'http', protocol: 'TCP' }] });
+    assert.deepEqual(manifest('deployment.apps/api', '8080').target, { workload: { kind: 'Deployment', name: 'api' } });
+    assert.deepEqual(manifest('sts/db', '5432').target, { workload: { kind: 'StatefulSet', name: 'db' } });
+    assert.deepEqual(manifest('pod/nginx', '80').target, { pod: 'nginx' });
+    assert.throws(() => manifest('job/x', '80'), /"job" is not a kind forward knows/);
+    assert.throws(() => buildPortForward({ name: 'web', namespace: 'a', target: 'svc/web', pod: 'x', ports: ['80'] }), /set exactly one of --pod/);
   });
 });

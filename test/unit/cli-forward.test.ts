@@ -211,7 +211,7 @@ describe('kubectl pf forward svc/web against the tunnel API', () => {
     for (const h of api.helpers.values()) h.stop();
   });
 
-  it('creates a selector PortForward for the Service, connects to it, and deletes it on Ctrl-C', { timeout: 15_000 }, async () => {
+  it('creates a PortForward to the Service (its ports by the Service ports that lead to them), connects to it, and deletes it on Ctrl-C', { timeout: 15_000 }, async () => {
     const out: string[] = [];
     const err: string[] = [];
     let stop = (): void => undefined;
@@ -238,10 +238,10 @@ describe('kubectl pf forward svc/web against the tunnel API', () => {
       kind: 'PortForward',
       metadata: { generateName: 'forward-web-', namespace: NAMESPACE, labels: { 'portforward.io/created-by': 'kubectl-pf-forward' } },
       spec: {
-        target: { selector: { matchLabels: { app: 'web' } } },
+        target: { service: 'web' },
         ports: [
-          { port: 8080, protocol: 'TCP' },
-          { port: 9100, protocol: 'TCP' },
+          { port: 8080, targetPort: 80, protocol: 'TCP' },
+          { port: 9100, targetPort: 9090, protocol: 'TCP' },
         ],
         ttl: '1h',
       },

@@ -81,7 +81,7 @@ describe('kubectl pf with bad arguments: exit 2 and one clear line', () => {
   it('a kubeconfig file that does not exist', () =>
     rejects(['connect', 'web', '--kubeconfig', fileURLToPath(new URL('./no-such-kubeconfig', import.meta.url))], /^error: cannot load --kubeconfig /));
   it('create without a target', () =>
-    rejects(['create', 'web', '--port', '80', '--dry-run'], 'error: set exactly one of --pod (a pod name) or --selector (labels of the pods to reach)'));
+    rejects(['create', 'web', '--port', '80', '--dry-run'], 'error: set exactly one of --pod (a pod name), --selector (labels of the pods to reach) or --target (svc/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or pod/NAME)'));
   it('create with a spec the operator would refuse', () =>
     rejects(['create', 'web', '--pod', 'nginx', '-p', '80,80', '--dry-run'], 'error: spec.ports: each port may appear only once per protocol'));
   it('create with an unknown output format', () =>
