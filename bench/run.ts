@@ -5,7 +5,9 @@
 // connections; UDP where the path carries it; for the machine paths also short connections while
 // another connection's reader is stalled (head-of-line blocking). For the paths through a pod, the
 // CPU time the relay's pod and the sending server's pod spent per GB moved (iperf3 -R), read from
-// their cgroups on the node. Prints a table with ratios and writes bench/results/latest.json.
+// their cgroups on the node. On a cluster of two nodes or more the client runs on the first node and
+// the target (so its helper) on the last: every in-cluster path, direct pod-to-pod included, crosses
+// nodes. Prints a table with ratios and writes bench/results/latest.json.
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -61,18 +63,23 @@ const bulkServer = (host: string, port: number) =>
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
 
 async function setup() {
+  const nodes: string[] = (await getJson(['nodes'])).items.map((n: any) => n.metadata.name).sort();
+  const placement = { client: nodes[0]!, target: nodes[nodes.length - 1]! };
   await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+  // A pod's node cannot change: pods of an earlier run go first.
+  await kubectl(['delete', 'pod', '-n', NS, 'target', 'client', '--ignore-not-found', '--wait=true'], { timeoutMs: 120_000 });
   await apply({
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: 'bench-scripts', namespace: NS },
     data: { 'echo_server.py': script('echo_server.py'), 'latency_client.py': script('latency_client.py'), 'bulk_client.py': script('bulk_client.py') },
   });
-  const pod = (name: string, command: string) => ({
+  const pod = (name: string, command: string, nodeName: string) => ({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: NS, labels: { app: name } },
     spec: {
+      nodeName,
       terminationGracePeriodSeconds: 1,
       containers: [
         {
@@ -94,8 +101,9 @@ async function setup() {
       'iperf3 -s -D -B $POD_IP -p 5201; iperf3 -s -D -B 127.0.0.1 -p 5202; ' +
         'python3 /bench/echo_server.py $POD_IP 7001 & python3 /bench/echo_server.py 127.0.0.1 7002 & ' +
         `${bulkServer('$POD_IP', 7003)} & ${bulkServer('127.0.0.1', 7004)} & wait`,
+      placement.target,
     ),
-    pod('client', 'exec sleep infinity'),
+    pod('client', 'exec sleep infinity', placement.client),
   );
   const target = await waitRunning(NS, 'target');
   await waitRunning(NS, 'client');
@@ -119,6 +127,7 @@ async function setup() {
   const classicPod = await waitRunning(HELPER_NS, classic.metadata!.name!);
   const helper = await getJson(['pod', '-n', HELPER_NS, pf.status.helper.pod]);
   return {
+    placement,
     targetUID: target.metadata.uid as string,
     helperUID: helper.metadata.uid as string,
     classicUID: classicPod.metadata.uid as string,
@@ -289,9 +298,10 @@ async function main() {
   const connectArgs = ['bin/kubectl-pf.js', 'connect', '-n', NS, 'bench', '35202:5202', '35202:5202/udp', '37002:7002', '37004:7004'];
   results.push(await viaLocal('(6) kubectl pf connect (tunnel API)', 'node', connectArgs, [35202, 37002, 37004], true));
 
-  const out = { date: new Date().toISOString(), secondsPerRun: SECONDS, connectionsPerRun: CONNECTIONS, results };
+  const out = { date: new Date().toISOString(), placement: s.placement, secondsPerRun: SECONDS, connectionsPerRun: CONNECTIONS, results };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(out, null, 2));
+  console.log(`client pod on ${s.placement.client}; target pod and its helpers on ${s.placement.target}`);
   console.log(table(results));
   for (const r of results) for (const f of r.failures ?? []) console.log(`${r.path}: ${f}`);
   console.log('\nwritten: bench/results/latest.json');
