@@ -5,7 +5,7 @@ import type { V1LabelSelector, V1Pod, V1PodSpec, V1Service } from '@kubernetes/c
 import { DNS_SUBDOMAIN, type LabelSelector, type WorkloadKind } from '../api/index.js';
 export type { WorkloadKind } from '../api/index.js';
 export type { ServicePortMatch } from '../kube/named-ports.js';
-import { formatSelector } from '../controller/selector.js';
+import { formatSelector, fromKubeSelector } from '../controller/selector.js';
 import { findContainerPort, findServicePort, type Found, type ServicePortMatch } from '../kube/named-ports.js';
 import { isPodReady } from '../kube/pods.js';
 import type { TunnelProtocol } from '../tunnel/protocol.js';
@@ -88,18 +88,9 @@ export function containerPortByName(spec: V1PodSpec | undefined, name: string, p
 
 /** A workload's selector (or a Service's, as matchLabels) in the PortForward's form; empty parts dropped. */
 export function selectorOf(s: V1LabelSelector | undefined, where: string): LabelSelector {
-  const result: LabelSelector = {};
-  if (s?.matchLabels && Object.keys(s.matchLabels).length) result.matchLabels = { ...s.matchLabels };
-  const expressions = (s?.matchExpressions ?? []).map((e) => ({
-    key: e.key,
-    operator: e.operator as 'In' | 'NotIn' | 'Exists' | 'DoesNotExist',
-    ...(e.values?.length ? { values: [...e.values] } : {}),
-  }));
-  if (expressions.length) result.matchExpressions = expressions;
-  if (!result.matchLabels && !result.matchExpressions) {
-    throw new UsageError(`${where} has no selector, so it names no pods to forward to; forward one of its pods instead`);
-  }
-  return result;
+  const selector = fromKubeSelector(s);
+  if (!selector) throw new UsageError(`${where} has no selector, so it names no pods to forward to; forward one of its pods instead`);
+  return selector;
 }
 
 /** The pod kubectl would pick to read container ports from: running and ready, the first by name. */

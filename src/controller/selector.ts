@@ -1,4 +1,5 @@
 // Label selector matching (metav1.LabelSelector semantics) and a readable form for messages.
+import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { LabelSelector } from '../api/index.js';
 
 export function matchesSelector(labels: Record<string, string> | undefined, selector: LabelSelector): boolean {
@@ -36,4 +37,17 @@ export function formatSelector(selector: LabelSelector): string {
     else parts.push(`!${key}`);
   }
   return parts.join(',');
+}
+
+/** A Kubernetes selector (a workload's, or a Service's as matchLabels) in the PortForward's form; undefined when it is empty. */
+export function fromKubeSelector(s: V1LabelSelector | undefined): LabelSelector | undefined {
+  const result: LabelSelector = {};
+  if (s?.matchLabels && Object.keys(s.matchLabels).length) result.matchLabels = { ...s.matchLabels };
+  const expressions = (s?.matchExpressions ?? []).map((e) => ({
+    key: e.key,
+    operator: e.operator as 'In' | 'NotIn' | 'Exists' | 'DoesNotExist',
+    ...(e.values?.length ? { values: [...e.values] } : {}),
+  }));
+  if (expressions.length) result.matchExpressions = expressions;
+  return result.matchLabels || result.matchExpressions ? result : undefined;
 }

@@ -1,7 +1,7 @@
 // Which pod a PortForward enters: the named pod, or one ready pod of a selector, a Service or a
 // workload; which port inside it each of the PortForward's ports leads to; and whether the
 // PortForward may reach into that namespace at all.
-import type { V1LabelSelector, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { LabelSelector, PortSpec, ResolvedTarget, TargetSpec, WorkloadKind, WorkloadRef } from '../api/index.js';
 import { findContainerPort, findServicePort, type Found } from '../kube/named-ports.js';
 import { isPodReady, noExecuteTolerations } from '../kube/pods.js';
@@ -9,7 +9,7 @@ import { timeMs } from '../kube/time.js';
 import type { Workload } from '../kube/workloads.js';
 import { ANNOTATIONS } from '../resources/names.js';
 import type { Reason } from './reasons.js';
-import { formatSelector, matchesSelector } from './selector.js';
+import { formatSelector, fromKubeSelector as selectorOf, matchesSelector } from './selector.js';
 
 /** Why a target does not resolve (the phase each means is in reasons.ts). */
 export type TargetReason = Extract<
@@ -228,19 +228,6 @@ function ownedBy(pod: V1Pod, kind: WorkloadKind, workload: Workload, lookup: Tar
   const replicaSet = lookup.workload('ReplicaSet', pod.metadata?.namespace ?? '', controller.name);
   if (replicaSet?.metadata?.uid !== controller.uid) return false;
   return (replicaSet.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.kind === 'Deployment' && r.uid === workload.metadata?.uid);
-}
-
-/** A Kubernetes selector in the PortForward's form; undefined when it would select nothing (or everything). */
-function selectorOf(s: V1LabelSelector | undefined): LabelSelector | undefined {
-  const result: LabelSelector = {};
-  if (s?.matchLabels && Object.keys(s.matchLabels).length) result.matchLabels = { ...s.matchLabels };
-  const expressions = (s?.matchExpressions ?? []).map((e) => ({
-    key: e.key,
-    operator: e.operator as 'In' | 'NotIn' | 'Exists' | 'DoesNotExist',
-    ...(e.values?.length ? { values: [...e.values] } : {}),
-  }));
-  if (expressions.length) result.matchExpressions = expressions;
-  return result.matchLabels || result.matchExpressions ? result : undefined;
 }
 
 function podRef(pod: V1Pod): string {

@@ -17,11 +17,13 @@ describe('the local cluster', () => {
   });
   after(async () => ns?.remove());
 
-  it('has a Ready node', async () => {
+  it('has its nodes Ready (CLUSTER_NODES, two by default)', async () => {
     const nodes = await getJson(['nodes']);
-    assert.equal(nodes.items.length, 1);
-    const ready = nodes.items[0].status.conditions.find((c: any) => c.type === 'Ready');
-    assert.equal(ready.status, 'True');
+    assert.equal(nodes.items.length, Number(process.env.CLUSTER_NODES ?? 2));
+    for (const node of nodes.items) {
+      const ready = node.status.conditions.find((c: any) => c.type === 'Ready');
+      assert.equal(ready.status, 'True', `${node.metadata.name} Ready`);
+    }
   });
 
   it('runs a toolbox pod whose logs and exec work', async () => {
@@ -84,7 +86,8 @@ describe('the local cluster', () => {
     // The helper's mechanism: a server bound to 127.0.0.1 only, reached from a different pod.
     await apply(toolboxPod(ns.name, 'private', HTTP_SERVER('127.0.0.1', 9090), { labels: { app: 'private' } }));
     const target = await waitRunning(ns.name, 'private');
-    await apply(toolboxPod(ns.name, 'enterer', 'exec sleep infinity', { hostPID: true, capabilities: ['SYS_ADMIN', 'SYS_PTRACE'] }));
+    // On the target's node: a host-PID pod sees only its own node's processes.
+    await apply(toolboxPod(ns.name, 'enterer', 'exec sleep infinity', { hostPID: true, capabilities: ['SYS_ADMIN', 'SYS_PTRACE'], nodeName: target.spec.nodeName }));
     await waitRunning(ns.name, 'enterer');
     const uid: string = target.metadata.uid;
     const findPid = `grep -l -e 'pod${uid}' -e 'pod${uid.replace(/-/g, '_')}' /proc/[0-9]*/cgroup | head -1 | cut -d/ -f3`;

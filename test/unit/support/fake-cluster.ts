@@ -37,6 +37,10 @@ export class MemoryStore<T extends KubernetesObject> implements Store<T> {
 
 const clone = <T>(obj: T): T => structuredClone(obj);
 
+function workloadStores(): Record<WorkloadKind, MemoryStore<Workload>> {
+  return { Deployment: new MemoryStore(), StatefulSet: new MemoryStore(), DaemonSet: new MemoryStore(), ReplicaSet: new MemoryStore() };
+}
+
 export class FakeCluster implements ClusterCache {
   readonly portForwards = new MemoryStore<PortForward>();
   readonly pods = new MemoryStore<V1Pod>();
@@ -47,12 +51,7 @@ export class FakeCluster implements ClusterCache {
   readonly namespaces = new MemoryStore<V1Namespace>();
   readonly networkPolicies = new MemoryStore<V1NetworkPolicy>();
   readonly targetServices = new MemoryStore<V1Service>();
-  readonly workloads: Record<WorkloadKind, MemoryStore<Workload>> = {
-    Deployment: new MemoryStore<Workload>(),
-    StatefulSet: new MemoryStore<Workload>(),
-    DaemonSet: new MemoryStore<Workload>(),
-    ReplicaSet: new MemoryStore<Workload>(),
-  };
+  readonly workloads = workloadStores();
   readonly nodes = new MemoryStore<V1Node>();
   readonly events: CoreV1Event[] = [];
   /** Objects outside the operator's label filter: visible to reads, not to the caches. */
@@ -269,12 +268,7 @@ export class LaggingCache implements ClusterCache {
   readonly namespaces = new MemoryStore<V1Namespace>();
   readonly networkPolicies = new MemoryStore<V1NetworkPolicy>();
   readonly targetServices = new MemoryStore<V1Service>();
-  readonly workloads: Record<WorkloadKind, MemoryStore<Workload>> = {
-    Deployment: new MemoryStore<Workload>(),
-    StatefulSet: new MemoryStore<Workload>(),
-    DaemonSet: new MemoryStore<Workload>(),
-    ReplicaSet: new MemoryStore<Workload>(),
-  };
+  readonly workloads = workloadStores();
   readonly nodes = new MemoryStore<V1Node>();
 
   constructor(private readonly cluster: FakeCluster) {
