@@ -60,8 +60,10 @@ describe('a helper the kubelet rejects', () => {
 
   it('is retried with growing delays, with one Event counted up, and starts once the node has room', async (t) => {
     // Fill the node's memory requests, so that a helper (16Mi) no longer fits: the kubelet admits
-    // pods by requests, and rejects the helper (bound to the node) with OutOfmemory.
-    const [node] = (await getJson(['nodes'])).items;
+    // pods by requests, and rejects the helper (bound to the node) with OutOfmemory. The target's
+    // node: the helper is bound to it.
+    const target = await getJson(['pod', '-n', ns.name, 'web']);
+    const node = await getJson(['node', target.spec.nodeName]);
     const allocatable = bytesOf(node.status.allocatable.memory);
     const pods = (await getJson(['pods', '-A', '--field-selector', `spec.nodeName=${node.metadata.name}`])).items.filter(
       (p: any) => !['Succeeded', 'Failed'].includes(p.status.phase),
@@ -69,7 +71,7 @@ describe('a helper the kubelet rejects', () => {
     const requested = pods
       .flatMap((p: any) => p.spec.containers)
       .reduce((sum: number, c: any) => sum + (c.resources?.requests?.memory ? bytesOf(c.resources.requests.memory) : 0), 0);
-    const filler = toolboxPod(ns.name, 'filler', 'exec sleep infinity') as any;
+    const filler = toolboxPod(ns.name, 'filler', 'exec sleep infinity', { nodeName: node.metadata.name }) as any;
     filler.spec.containers[0].resources = { requests: { memory: String(Math.floor(allocatable - requested - 8 * 2 ** 20)) } };
     await apply(filler);
     await waitRunning(ns.name, 'filler');
