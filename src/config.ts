@@ -38,6 +38,12 @@ const envSchema = z.object({
    * (the helper pod's readiness alone).
    */
   READY_CHECK: z.enum(['traffic', 'helper']).default('traffic'),
+  /**
+   * How long, in ms, a new helper's endpoint must have been published before Ready: the traffic
+   * check runs on the operator's node, and the other nodes' kube-proxy and NetworkPolicy agent
+   * program the same change on their own time.
+   */
+  READY_SETTLE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   RESYNC_SECONDS: z.coerce.number().int().min(5).default(300),
   LEADER_ELECTION: z.enum(['true', 'false']).default('true'),
   LEASE_NAME: z.string().default('portforward-operator'),
@@ -58,6 +64,7 @@ export interface Config {
   helperMaxStartingPerNode: number;
   maxHelpersPerNamespace: number;
   readyCheck: 'traffic' | 'helper';
+  readySettleMs: number;
   resyncSeconds: number;
   leaderElection: boolean;
   leaseName: string;
@@ -82,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     helperMaxStartingPerNode: e.HELPER_MAX_STARTING_PER_NODE,
     maxHelpersPerNamespace: e.MAX_HELPERS_PER_NAMESPACE,
     readyCheck: e.READY_CHECK,
+    readySettleMs: e.READY_SETTLE_MS,
     resyncSeconds: e.RESYNC_SECONDS,
     leaderElection: e.LEADER_ELECTION === 'true',
     leaseName: e.LEASE_NAME,

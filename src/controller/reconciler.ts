@@ -1,6 +1,7 @@
 // One level-triggered pass over a PortForward, shaped as controller-rs shapes one: observe what is,
 // decide and act (converge the children), then compose the whole status from what the pass saw and
 // did, and write it once. Called with a key only; it never trusts the event that caused it.
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { ownerOf, parseSpec, type Owner, type PortForward, type PortForwardSpec, type PortForwardStatus, type ResolvedTarget } from '../api/index.js';
 import type { Config } from '../config.js';
@@ -44,6 +45,7 @@ export type ReconcilerConfig = Pick<
   | 'helperMaxStartingPerNode'
   | 'maxHelpersPerNamespace'
   | 'readyCheck'
+  | 'readySettleMs'
 >;
 
 /** What the helper pod builder takes from the operator's settings. */
@@ -112,6 +114,8 @@ export class Reconciler {
   private readonly now: () => number;
   private readonly helperSettings: HelperSettings;
   private readonly lookup: TargetLookup;
+  /** Per PortForward uid: the helper whose endpoint is published ready, and since when. */
+  private readonly published = new Map<string, { helper: string; since: number }>();
 
   constructor(deps: ReconcilerDeps) {
     this.config = deps.config;
@@ -155,6 +159,7 @@ export class Reconciler {
     await onPrimary(removeFinalizer(this.api, pf));
     this.events.forget(owner.uid);
     this.helperFailures.forget(owner.uid);
+    this.published.delete(owner.uid);
     log.info('cleaned up after deleted PortForward');
     return done;
   }
@@ -276,6 +281,14 @@ export class Reconciler {
       const verdict = await checkTraffic(this.probe, { spec, target, helperName, helperIP, answer, clusterIP: observed.service?.clusterIP });
       [notReady, recheckMs] = [verdict.notReady, verdict.recheckMs];
     }
+    const settleMs = notReady ? 0 : this.settling(pf, helper, relays);
+    if (settleMs > 0) {
+      const readiness: Readiness = {
+        reason: 'WaitingForService',
+        message: `The tunnel answers from the operator's node; waiting ${settleMs} ms more for the other nodes' kube-proxy and NetworkPolicy agent to program the new endpoint too.`,
+      };
+      return { readiness, result: requeueAfter(settleMs) };
+    }
     if (!notReady) {
       this.helperFailures.forget(owner.uid);
       const readiness: Readiness = { reason: 'Ready', message: readyMessage(spec, observed.access!, target) };
@@ -285,6 +298,28 @@ export class Reconciler {
     // port that opens later, a Service kube-proxy has not programmed yet, and an old helper still
     // holding the name the new one needs.
     return { readiness: notReady, result: requeueAfter(recheckMs ?? (helperExists ? HELPER_STARTUP_GRACE_MS : NAME_FREED_RECHECK_MS)) };
+  }
+
+  /**
+   * How much longer a PortForward whose check passed waits before Ready: until its helper's
+   * endpoint has been published ready for config.readySettleMs (the check saw one node only). A
+   * PortForward already Ready with this helper (also after an operator restart) waits no more.
+   */
+  private settling(pf: PortForward, helper: V1Pod | undefined, relays: boolean): number {
+    const uid = pf.metadata.uid!;
+    const name = helper?.metadata?.name;
+    if (!name || !relays) {
+      this.published.delete(uid);
+      return 0;
+    }
+    const now = this.now();
+    let since = this.published.get(uid)?.helper === name ? this.published.get(uid)!.since : undefined;
+    if (since === undefined) {
+      const alreadyReady = readyCondition(pf.status)?.reason === 'Ready' && pf.status?.helper?.pod === name;
+      since = alreadyReady ? -Infinity : now;
+      this.published.set(uid, { helper: name, since });
+    }
+    return Math.max(0, Math.ceil(since + this.config.readySettleMs - now));
   }
 
   /** No helper, and an EndpointSlice with no endpoint, for this reason: the pass ends until an event brings a change. */

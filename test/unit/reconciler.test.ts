@@ -96,6 +96,29 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.deepEqual(eventReasons(), ['HelperCreated', 'HelperStarting', 'Ready']);
   });
 
+  it('with READY_SETTLE_MS, turns Ready only once the new endpoint has been published that long, for the other nodes; a restarted operator does not wait again', async () => {
+    setup({ readySettleMs: 2000 });
+    cluster.addPod(pod('team-a', 'nginx', { node: 'node-1' }));
+    cluster.addPortForward(portForward('team-a', 'web', webSpec));
+    await reconcile('team-a/web');
+    cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);
+    const first = await reconcile('team-a/web');
+    assert.equal(status().ready?.reason, 'WaitingForService');
+    assert.match(status().ready!.message, /waiting 2000 ms more for the other nodes' kube-proxy/);
+    assert.equal(cluster.endpointSlices.get('team-a', 'pf-web')?.endpoints?.[0]?.conditions?.ready, true, 'published meanwhile');
+    assert.deepEqual(first, { kind: 'requeueAfter', ms: 2000 });
+    clock += 1500;
+    assert.deepEqual(await reconcile('team-a/web'), { kind: 'requeueAfter', ms: 500 });
+    clock += 500;
+    await reconcile('team-a/web');
+    assert.equal(status().status?.phase, 'Ready');
+
+    // A new operator (no memory) meets the PortForward Ready with this helper: no new wait.
+    reconciler = new Reconciler({ config: { ...config, readySettleMs: 2000 }, cache: cluster, api: cluster.api, events: new EventRecorder(cluster.api, 'test', () => new Date(clock)), probe, now: () => clock });
+    await reconcile('team-a/web');
+    assert.equal(status().status?.phase, 'Ready');
+  });
+
   it('is Ready only once a connection through the Service reaches the helper', async () => {
     await reconcile('team-a/web');
     const helper = cluster.runHelper(cluster.helpers()[0]!.metadata!.name!, HELPER_NAMESPACE, true);

@@ -15,6 +15,7 @@ export const config: ReconcilerConfig = {
   helperMaxStartingPerNode: 8,
   maxHelpersPerNamespace: 0,
   readyCheck: 'traffic',
+  readySettleMs: 0,
 };
 
 export interface PodOptions {
