@@ -198,9 +198,11 @@ describe('the tunnel API', () => {
     try {
       await eventually('listening', async () => session.output().includes('Forwarding from 127.0.0.1:33082'), 30_000);
       assert.match(await eventually('an answer', () => httpGet('http://127.0.0.1:33082/').catch(() => undefined), 30_000), /hello from web/);
-      const logs = await kubectl(['logs', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=gateway', '--prefix', '--tail=-1']);
-      const carrier = [...logs.matchAll(/^\[pod\/(\S+)\/gateway\] .*"tunnel opened".*/gm)].filter((m) => m[0].includes(`"namespace":"${a.name}"`) && m[0].includes('"port":10080')).pop()?.[1];
-      assert.ok(carrier, 'the gateway pod that carries the tunnel logged it');
+      // A pod's log reaches kubectl through its node's kubelet, a moment after it is written.
+      const carrier = await eventually('the gateway pod that carries the tunnel logged it', async () => {
+        const logs = await kubectl(['logs', '-n', OPERATOR_NS, '-l', 'app.kubernetes.io/component=gateway', '--prefix', '--tail=-1']);
+        return [...logs.matchAll(/^\[pod\/(\S+)\/gateway\] .*"tunnel opened".*/gm)].filter((m) => m[0].includes(`"namespace":"${a.name}"`) && m[0].includes('"port":10080')).pop()?.[1];
+      }, 20_000);
       await kubectl(['delete', 'pod', '-n', OPERATOR_NS, carrier, '--grace-period=1', '--wait=false']);
       const answers = await eventually('answers again after the kill', async () => {
         const got = await Promise.all([1, 2, 3].map(() => httpGet('http://127.0.0.1:33082/').catch(() => '')));
