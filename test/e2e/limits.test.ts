@@ -65,9 +65,11 @@ describe('a helper the kubelet rejects', () => {
     const target = await getJson(['pod', '-n', ns.name, 'web']);
     const node = await getJson(['node', target.spec.nodeName]);
     const allocatable = bytesOf(node.status.allocatable.memory);
-    const pods = (await getJson(['pods', '-A', '--field-selector', `spec.nodeName=${node.metadata.name}`])).items.filter(
-      (p: any) => !['Succeeded', 'Failed'].includes(p.status.phase),
-    );
+    // Pods still terminating (earlier tests' namespaces) would free their requests meanwhile and
+    // make room for the helper after all: wait until they are gone.
+    const onNode = async () => (await getJson(['pods', '-A', '--field-selector', `spec.nodeName=${node.metadata.name}`])).items;
+    await eventually('no pod terminating on the node', async () => (await onNode()).every((p: any) => !p.metadata.deletionTimestamp), 180_000);
+    const pods = (await onNode()).filter((p: any) => !['Succeeded', 'Failed'].includes(p.status.phase));
     const requested = pods
       .flatMap((p: any) => p.spec.containers)
       .reduce((sum: number, c: any) => sum + (c.resources?.requests?.memory ? bytesOf(c.resources.requests.memory) : 0), 0);
