@@ -9,38 +9,6 @@ import { OPERATOR_NS, clientPod, eventsFor, getPf, namespaceWithTarget, portForw
 
 const ports = [{ port: 10080, targetPort: 8080 }];
 
-describe('a namespace with more PortForwards than MAX_HELPERS_PER_NAMESPACE', () => {
-  let busy: Awaited<ReturnType<typeof namespaceWithTarget>>;
-  let quiet: Awaited<ReturnType<typeof namespaceWithTarget>>;
-  before(async () => {
-    [busy, quiet] = await Promise.all([namespaceWithTarget('e2e-lim-busy'), namespaceWithTarget('e2e-lim-quiet')]);
-    await restartOperatorWith('MAX_HELPERS_PER_NAMESPACE=2');
-  });
-  after(async () => {
-    await restartOperatorWith('MAX_HELPERS_PER_NAMESPACE-');
-    await Promise.all([busy?.remove(), quiet?.remove()]);
-  });
-
-  it('gets a clear condition on the extra ones, while another namespace\'s new PortForward becomes Ready', async (t) => {
-    for (let i = 0; i < 4; i++) await apply(portForward(busy.name, `pf-${i}`, { target: { pod: 'web' }, ports }));
-    await Promise.all([waitReady(busy.name, 'pf-0'), waitReady(busy.name, 'pf-1')]);
-    for (const name of ['pf-2', 'pf-3']) {
-      const pf = await waitReason(busy.name, name, 'NamespaceLimitReached');
-      assert.equal(pf.status.phase, 'Pending');
-      assert.match(pf.status.conditions.find((c: any) => c.type === 'Ready').message, /more PortForwards than the 2 that may have a helper at once \(MAX_HELPERS_PER_NAMESPACE\)/);
-      assert.equal(pf.status.helper, undefined, `${name} has no helper`);
-    }
-    const started = Date.now();
-    await apply(portForward(quiet.name, 'web', { target: { pod: 'web' }, ports }));
-    await waitReady(quiet.name, 'web');
-    t.diagnostic(`another namespace's PortForward Ready in ${Date.now() - started} ms while ${busy.name} waits over its limit`);
-
-    await kubectl(['delete', 'portforward', '-n', busy.name, 'pf-0']);
-    await waitReady(busy.name, 'pf-2'); // the next in line, by age
-    assert.equal((await getPf(busy.name, 'pf-3')).status.conditions.find((c: any) => c.type === 'Ready').reason, 'NamespaceLimitReached');
-  });
-});
-
 /** Bytes in a Kubernetes memory quantity such as 64Mi, 1Gi, 500M or 1048576. */
 function bytesOf(quantity: string): number {
   const m = quantity.match(/^(\d+(?:\.\d+)?)([KMGT]i?|k)?$/);
@@ -91,6 +59,38 @@ describe('a helper the kubelet rejects', () => {
       await kubectl(['delete', 'pod', '-n', ns.name, 'filler', '--wait=false']);
     }
     await waitReady(ns.name, 'web', 120); // the next retry comes within the longest delay so far
+  });
+});
+
+describe('a namespace with more PortForwards than MAX_HELPERS_PER_NAMESPACE', () => {
+  let busy: Awaited<ReturnType<typeof namespaceWithTarget>>;
+  let quiet: Awaited<ReturnType<typeof namespaceWithTarget>>;
+  before(async () => {
+    [busy, quiet] = await Promise.all([namespaceWithTarget('e2e-lim-busy'), namespaceWithTarget('e2e-lim-quiet')]);
+    await restartOperatorWith('MAX_HELPERS_PER_NAMESPACE=2');
+  });
+  after(async () => {
+    await restartOperatorWith('MAX_HELPERS_PER_NAMESPACE-');
+    await Promise.all([busy?.remove(), quiet?.remove()]);
+  });
+
+  it('gets a clear condition on the extra ones, while another namespace\'s new PortForward becomes Ready', async (t) => {
+    for (let i = 0; i < 4; i++) await apply(portForward(busy.name, `pf-${i}`, { target: { pod: 'web' }, ports }));
+    await Promise.all([waitReady(busy.name, 'pf-0'), waitReady(busy.name, 'pf-1')]);
+    for (const name of ['pf-2', 'pf-3']) {
+      const pf = await waitReason(busy.name, name, 'NamespaceLimitReached');
+      assert.equal(pf.status.phase, 'Pending');
+      assert.match(pf.status.conditions.find((c: any) => c.type === 'Ready').message, /more PortForwards than the 2 that may have a helper at once \(MAX_HELPERS_PER_NAMESPACE\)/);
+      assert.equal(pf.status.helper, undefined, `${name} has no helper`);
+    }
+    const started = Date.now();
+    await apply(portForward(quiet.name, 'web', { target: { pod: 'web' }, ports }));
+    await waitReady(quiet.name, 'web');
+    t.diagnostic(`another namespace's PortForward Ready in ${Date.now() - started} ms while ${busy.name} waits over its limit`);
+
+    await kubectl(['delete', 'portforward', '-n', busy.name, 'pf-0']);
+    await waitReady(busy.name, 'pf-2'); // the next in line, by age
+    assert.equal((await getPf(busy.name, 'pf-3')).status.conditions.find((c: any) => c.type === 'Ready').reason, 'NamespaceLimitReached');
   });
 });
 

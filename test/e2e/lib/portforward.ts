@@ -58,7 +58,9 @@ export async function waitReason(ns: string, name: string, reason: string, timeo
   return eventually(`${ns}/${name} Ready reason ${reason}`, async () => {
     const pf = await getPf(ns, name);
     const ready = (pf.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
-    return ready?.reason === reason ? pf : undefined;
+    if (ready?.reason === reason) return pf;
+    // a timeout names the last reason seen
+    throw new Error(`last: ${ready?.reason ?? 'no Ready condition'}: ${ready?.message ?? ''}`);
   }, timeoutMs);
 }
 
