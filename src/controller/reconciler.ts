@@ -313,13 +313,13 @@ export class Reconciler {
       return 0;
     }
     const now = this.now();
-    let since = this.published.get(uid)?.helper === name ? this.published.get(uid)!.since : undefined;
-    if (since === undefined) {
+    let entry = this.published.get(uid);
+    if (entry?.helper !== name) {
       const alreadyReady = readyCondition(pf.status)?.reason === 'Ready' && pf.status?.helper?.pod === name;
-      since = alreadyReady ? -Infinity : now;
-      this.published.set(uid, { helper: name, since });
+      entry = { helper: name, since: alreadyReady ? -Infinity : now };
+      this.published.set(uid, entry);
     }
-    return Math.max(0, Math.ceil(since + this.config.readySettleMs - now));
+    return Math.max(0, Math.ceil(entry.since + this.config.readySettleMs - now));
   }
 
   /** No helper, and an EndpointSlice with no endpoint, for this reason: the pass ends until an event brings a change. */

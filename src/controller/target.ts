@@ -195,10 +195,8 @@ function resolveService(namespace: string, name: string, ports: readonly PortSpe
   const pod = pick.pod;
   // targetPort names a port of the Service; the Service's own targetPort leads into the pod.
   return withPorts(pod, ports, (p) => {
-    const match = findServicePort(svc, p.targetPort ?? p.port, p.protocol === 'UDP' ? 'udp' : 'tcp');
-    if (!match.ok) return match;
-    const inPod = match.value.targetPort;
-    return typeof inPod === 'number' ? { ok: true, value: inPod } : findContainerPort(pod.spec, inPod, p.protocol === 'UDP' ? 'udp' : 'tcp', podRef(pod));
+    const match = findServicePort(svc, p.targetPort ?? p.port, protocolOf(p));
+    return match.ok ? portInPod(pod, match.value.targetPort, p) : match;
   }, `${pick.why} behind service/${name}`);
 }
 
@@ -234,10 +232,16 @@ function podRef(pod: V1Pod): string {
   return `pod/${pod.metadata?.name}`;
 }
 
+const protocolOf = (p: PortSpec): 'tcp' | 'udp' => (p.protocol === 'UDP' ? 'udp' : 'tcp');
+
+/** A port inside `pod` for port `p`: a number as it is, a name looked up among the pod's container ports. */
+function portInPod(pod: V1Pod, wanted: number | string, p: PortSpec): Found<number> {
+  return typeof wanted === 'number' ? { ok: true, value: wanted } : findContainerPort(pod.spec, wanted, protocolOf(p), podRef(pod));
+}
+
 /** A port's targetPort inside `pod`: its number, or the container port of that name (default: the port itself). */
 function containerPorts(pod: V1Pod, p: PortSpec): Found<number> {
-  const wanted = p.targetPort ?? p.port;
-  return typeof wanted === 'number' ? { ok: true, value: wanted } : findContainerPort(pod.spec, wanted, p.protocol === 'UDP' ? 'udp' : 'tcp', podRef(pod));
+  return portInPod(pod, p.targetPort ?? p.port, p);
 }
 
 /** The resolution, once every port leads somewhere in the pod; else why one does not. */
