@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds Kubernetes (one multi-call binary), etcd, CoreDNS and kube-router from Go modules into
+# Builds Kubernetes (one multi-call binary), etcd, CoreDNS, kube-router and helm from Go modules into
 # $CACHE/bin.
 # Rebuilds only when the pinned version changes.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -90,6 +90,16 @@ build_kube_router() {
   ln -sfn "kube-router-$version" "$BIN/kube-router"
 }
 
+# helm: its own module's main package, built as its release is (no wrapper: nothing to pin beside it).
+build_helm() {
+  local version=$HELM_VERSION out="$CACHE/src/helm-bin"
+  rm -rf "$out"; mkdir -p "$out"
+  go_build_with_progress helm env CGO_ENABLED=0 GOBIN="$out" go install -v -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" "helm.sh/helm/v3/cmd/helm@$version"
+  mv "$out/helm" "$BIN/helm-$version"
+  ln -sfn "helm-$version" "$BIN/helm"
+}
+
 if [ -x "$BIN/coredns-$COREDNS_VERSION" ]; then log "coredns $COREDNS_VERSION: cached"
 else step "build coredns $COREDNS_VERSION from Go modules" build_module coredns github.com/coredns/coredns "$COREDNS_VERSION"; fi
 if [ -x "$BIN/etcd-$ETCD_VERSION" ]; then log "etcd $ETCD_VERSION: cached"
@@ -98,3 +108,5 @@ if [ -x "$BIN/k8s-$K8S_VERSION" ]; then log "kubernetes $K8S_VERSION: cached"
 else step "build kubernetes $K8S_VERSION from Go modules (cold: tens of minutes)" build_k8s; fi
 if [ -x "$BIN/kube-router-$KUBE_ROUTER_VERSION" ]; then log "kube-router $KUBE_ROUTER_VERSION: cached"
 else step "build kube-router $KUBE_ROUTER_VERSION from Go modules (cold: minutes)" build_kube_router; fi
+if [ -x "$BIN/helm-$HELM_VERSION" ]; then log "helm $HELM_VERSION: cached"
+else step "build helm $HELM_VERSION from Go modules (cold: minutes)" build_helm; fi

@@ -11,6 +11,8 @@ ETCD_VERSION=v3.6.16
 COREDNS_VERSION=v1.12.4
 # NetworkPolicy enforcement. The Go module proxy serves no other kube-router version.
 KUBE_ROUTER_VERSION=v2.1.0
+# The chart's installs and upgrades in the end-to-end tests.
+HELM_VERSION=v3.22.0
 
 # Built binaries and images survive `down` and fresh clones: a rebuild costs tens of minutes.
 CACHE=${PF_CACHE:-/var/cache/pfdev}

@@ -10,7 +10,7 @@ import type { Informers } from '../kube/caches.js';
 import type { Metrics } from '../observability/metrics.js';
 import { reconcileLogger } from '../observability/logger.js';
 import { KIND, WORKLOAD_KINDS } from '../api/index.js';
-import { LABELS, MANAGED_BY } from '../resources/names.js';
+import { MANAGED_SELECTOR } from '../resources/names.js';
 import { deleteHelpers, orphanHelpers } from './helper-pods.js';
 import { orphanPolicies } from './policy-sync.js';
 import { WorkQueue } from './queue.js';
@@ -104,7 +104,7 @@ export class Controller {
   private async removeLegacyEndpoints(): Promise<void> {
     const { api, log } = this.deps;
     try {
-      for (const e of await api.listLegacyEndpoints(`${LABELS.managedBy}=${MANAGED_BY}`)) {
+      for (const e of await api.listLegacyEndpoints(MANAGED_SELECTOR)) {
         if (!e.metadata?.ownerReferences?.some((r) => r.kind === KIND)) continue;
         await api.deleteEndpoints(e.metadata.namespace!, e.metadata.name!);
         log.info('deleted v1 Endpoints written by an earlier version', { namespace: e.metadata.namespace, name: e.metadata.name });
@@ -114,7 +114,7 @@ export class Controller {
     }
   }
 
-  /** Every PortForward again, and helpers and policies whose PortForward is gone without its finalizer. */
+  /** Every PortForward again, and helpers and policies whose PortForward's deletion went unseen. */
   private async resync(): Promise<void> {
     if (!this.running) return;
     const { informers, api, log, helperNamespace } = this.deps;

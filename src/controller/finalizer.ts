@@ -1,23 +1,20 @@
-// The finalizer that holds a deleted PortForward until its helper is gone: the helper lives in
-// another namespace, beyond ownerReferences and garbage collection.
+// Versions before 0.2 held every PortForward with a finalizer until its helper was gone. That made
+// uninstalling hang (nobody left to remove it once the operator was deleted), so PortForwards no
+// longer carry one; the operator takes it off those that still do.
 import type { PortForward } from '../api/index.js';
 import type { KubeApi } from '../kube/api.js';
-import { FINALIZER } from '../resources/names.js';
 
-export function hasFinalizer(pf: PortForward): boolean {
-  return (pf.metadata.finalizers ?? []).includes(FINALIZER);
+export const LEGACY_FINALIZER = 'portforward.io/cleanup';
+
+export function hasLegacyFinalizer(pf: PortForward): boolean {
+  return (pf.metadata.finalizers ?? []).includes(LEGACY_FINALIZER);
 }
 
-/** Adds the finalizer; returns the updated object (with its new resourceVersion). */
-export async function addFinalizer(api: KubeApi, pf: PortForward): Promise<PortForward> {
-  if (hasFinalizer(pf)) return pf;
-  return api.replacePortForward({ ...pf, metadata: { ...pf.metadata, finalizers: [...(pf.metadata.finalizers ?? []), FINALIZER] } });
-}
-
-export async function removeFinalizer(api: KubeApi, pf: PortForward): Promise<void> {
-  if (!hasFinalizer(pf)) return;
-  await api.replacePortForward({
+/** Removes the old finalizer; returns the object as it now is (with its new resourceVersion). */
+export async function removeLegacyFinalizer(api: KubeApi, pf: PortForward): Promise<PortForward> {
+  if (!hasLegacyFinalizer(pf)) return pf;
+  return api.replacePortForward({
     ...pf,
-    metadata: { ...pf.metadata, finalizers: (pf.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) },
+    metadata: { ...pf.metadata, finalizers: (pf.metadata.finalizers ?? []).filter((f) => f !== LEGACY_FINALIZER) },
   });
 }

@@ -1,5 +1,5 @@
 // Finding and deleting helper pods: those of one PortForward, all of them, and the orphans whose
-// PortForward vanished without its finalizer (the resync sweeps those).
+// PortForward's deletion the operator did not see (the resync sweeps those).
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import type { PortForward } from '../api/index.js';
@@ -29,7 +29,7 @@ export function allHelpers(pods: Store<V1Pod>, namespace: string): V1Pod[] {
     .filter((p) => p.metadata?.labels?.[LABELS.managedBy] === MANAGED_BY && p.metadata?.labels?.[LABELS.ownerUid] !== undefined);
 }
 
-/** Helpers whose owner uid matches no PortForward: left by a PortForward removed without its finalizer. */
+/** Helpers whose owner uid matches no PortForward: left by a PortForward deleted while no operator ran. */
 export function orphanHelpers(pods: Store<V1Pod>, portForwards: Store<PortForward>, namespace: string): V1Pod[] {
   const live = new Set(portForwards.list().map((pf) => pf.metadata.uid));
   return allHelpers(pods, namespace).filter((p) => !live.has(p.metadata!.labels![LABELS.ownerUid]!));

@@ -42,7 +42,7 @@ export async function deleteHelperPolicies(api: KubeApi, namespace: string, owne
   }
 }
 
-/** Policies whose PortForward no longer exists (deleted without its finalizer): the resync sweeps them. */
+/** Policies whose PortForward no longer exists (deleted while no operator ran): the resync sweeps them. */
 export function orphanPolicies(policies: Store<V1NetworkPolicy>, portForwards: Store<PortForward>, namespace: string): V1NetworkPolicy[] {
   const live = new Set(portForwards.list().map((pf) => pf.metadata.uid));
   return policies.list(namespace).filter((p) => {

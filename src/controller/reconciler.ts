@@ -10,9 +10,9 @@ import { describeError, isApiError } from '../kube/errors.js';
 import type { ClusterCache } from '../kube/caches.js';
 import { rfc3339, timeMs } from '../kube/time.js';
 import { healthPort, helperPodFor, type HelperSettings } from '../resources/helper-pod.js';
-import { serviceName as serviceNameOf } from '../resources/names.js';
+import { ANNOTATIONS, LABELS, MANAGED_SELECTOR, serviceName as serviceNameOf } from '../resources/names.js';
 import { endpointSliceFor, serviceFor, type HelperEndpoint } from '../resources/service.js';
-import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.js';
+import { removeLegacyFinalizer } from './finalizer.js';
 import { allHelpers, cachedHelpers, deleteHelpers, ownerSelector } from './helper-pods.js';
 import type { EventRecorder } from './events.js';
 import { expiresAtMs } from './expiry.js';
@@ -20,7 +20,7 @@ import { HELPER_STARTUP_GRACE_MS, helperNotReady, planHelper, queuedReadiness } 
 import { isPodFinished, isPodReady } from '../kube/pods.js';
 import { eventTypeOf, type Readiness } from './reasons.js';
 import { CONFLICT_RETRY_MS, done, failed, notAfter, onPrimary, requeueAfter, resultOfError, type Result } from './result.js';
-import { deleteOwnedChildren, isOwnedBy, syncEndpointSlice, syncService } from './service-sync.js';
+import { controllerOf, deleteOwnedChildren, isOwnedBy, syncEndpointSlice, syncService } from './service-sync.js';
 import { DEFAULT_START_LIMITS, StartLimits, type Reservation } from './start-limit.js';
 import { accessFor, portsSummary } from './access.js';
 import { composeStatus, readyCondition, sameStatus, targetNodeCondition, type Observed } from './status.js';
@@ -139,33 +139,55 @@ export class Reconciler {
   async reconcile(key: string, log: Logger): Promise<Result> {
     const [namespace, name] = splitKey(key);
     const pf = this.cache.portForwards.get(namespace, name);
-    if (!pf) return done; // gone, and its finalizer already ran
     try {
-      if (pf.metadata.deletionTimestamp) return await this.finalize(pf, log);
+      if (!pf) return await this.cleanUpAfter(namespace, name, log);
+      if (pf.metadata.deletionTimestamp) return await this.cleanUpBefore(pf, log);
       return await this.converge(pf, log);
     } catch (err) {
       return resultOfError(err);
     }
   }
 
-  private async finalize(pf: PortForward, log: Logger): Promise<Result> {
-    if (!hasFinalizer(pf)) return done;
-    const owner = ownerOf(pf);
+  /**
+   * A PortForward is gone: no finalizer holds it, so uninstalling never waits on the operator and a
+   * namespace always finishes deleting. Its helpers and their policies live in another namespace,
+   * beyond garbage collection, so they go here (and in the resync's orphan sweep, for deletions
+   * this operator did not see); the Service and EndpointSlice carry ownerReferences as well.
+   */
+  private async cleanUpAfter(namespace: string, name: string, log: Logger): Promise<Result> {
+    const ownerKey = `${namespace}/${name}`;
     // Ask the API server rather than the cache: a helper created a moment ago must not survive.
-    const helpers = await this.api.listPods(this.config.helperNamespace, ownerSelector(owner.uid));
-    await deleteHelpers(this.api, helpers, log, 'PortForward deleted');
-    await deleteHelperPolicies(this.api, this.config.helperNamespace, owner.uid, log);
-    await deleteOwnedChildren(this.api, this.cache, owner, serviceNameOf(owner.name));
-    await onPrimary(removeFinalizer(this.api, pf));
-    this.events.forget(owner.uid);
-    this.helperFailures.forget(owner.uid);
-    this.published.delete(owner.uid);
-    log.info('cleaned up after deleted PortForward');
+    const helpers = (await this.api.listPods(this.config.helperNamespace, MANAGED_SELECTOR)).filter(
+      (p) => p.metadata?.annotations?.[ANNOTATIONS.owner] === ownerKey,
+    );
+    const uids = new Set(helpers.map((p) => p.metadata?.labels?.[LABELS.ownerUid]).filter((uid) => uid !== undefined));
+    const service = this.cache.services.get(namespace, serviceNameOf(name));
+    const serviceOwner = service && controllerOf(service)?.uid;
+    if (serviceOwner) uids.add(serviceOwner);
+    for (const uid of uids) await this.removeChildren({ namespace, name, uid }, log, helpers);
     return done;
   }
 
+  /** Deleted but held by someone's finalizer (or by the one that versions before 0.2 added). */
+  private async cleanUpBefore(pf: PortForward, log: Logger): Promise<Result> {
+    const owner = ownerOf(pf);
+    await this.removeChildren(owner, log, await this.api.listPods(this.config.helperNamespace, ownerSelector(owner.uid)));
+    await onPrimary(removeLegacyFinalizer(this.api, pf));
+    return done;
+  }
+
+  private async removeChildren(owner: Owner, log: Logger, helpers: readonly V1Pod[]): Promise<void> {
+    await deleteHelpers(this.api, helpers.filter((p) => p.metadata?.labels?.[LABELS.ownerUid] === owner.uid), log, 'PortForward deleted');
+    await deleteHelperPolicies(this.api, this.config.helperNamespace, owner.uid, log);
+    await deleteOwnedChildren(this.api, this.cache, owner, serviceNameOf(owner.name));
+    this.events.forget(owner.uid);
+    this.helperFailures.forget(owner.uid);
+    this.published.delete(owner.uid);
+    log.info('cleaned up after deleted PortForward', { uid: owner.uid });
+  }
+
   private async converge(cached: PortForward, log: Logger): Promise<Result> {
-    const pf = await onPrimary(addFinalizer(this.api, cached));
+    const pf = await onPrimary(removeLegacyFinalizer(this.api, cached));
     const pass: Pass = { pf, owner: ownerOf(pf), observed: { generation: pf.metadata.generation } };
     const verdict = await this.decide(pass, log);
     if (verdict.readiness) await this.publish(pf, { ...pass.observed, readiness: verdict.readiness }, log);

@@ -17,7 +17,7 @@ export type SyncOutcome<T> =
   /** Something is in flight (a leftover being deleted, a cache catching up): look again soon. */
   | { kind: 'retry' };
 
-function controllerOf(obj: Child): V1OwnerReference | undefined {
+export function controllerOf(obj: Child): V1OwnerReference | undefined {
   return obj.metadata?.ownerReferences?.find((r) => r.controller === true);
 }
 

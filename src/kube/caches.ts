@@ -6,7 +6,7 @@ import type { KubernetesListObject, V1EndpointSlice, V1Namespace, V1NetworkPolic
 import { WORKLOAD_KINDS, type WorkloadKind } from '../api/index.js';
 import type { Logger } from 'winston';
 import { GROUP, PLURAL, VERSION, type PortForward } from '../api/index.js';
-import { LABELS, MANAGED_BY } from '../resources/names.js';
+import { MANAGED_SELECTOR } from '../resources/names.js';
 import type { KubeClients } from './client.js';
 import { projectPod } from './pods.js';
 import { ResilientInformer, type Store, type WatchedStore } from './resilient-informer.js';
@@ -14,7 +14,6 @@ import { WORKLOAD_PLURALS, projectWorkload, type Workload } from './workloads.js
 
 type InformerLifecycle = Pick<ResilientInformer<PortForward>, 'resource' | 'synced' | 'hasSynced' | 'start' | 'stop'>;
 
-const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
 
 /** What the reconciler reads: plain stores, so tests can hand it in-memory ones. */
 export interface ClusterCache {
@@ -61,17 +60,17 @@ export function createInformers({ kubeConfig, core, custom, discovery, networkin
     'services',
     kubeConfig,
     '/api/v1/services',
-    () => core.listServiceForAllNamespaces({ labelSelector: MANAGED }),
+    () => core.listServiceForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
     log,
-    MANAGED,
+    MANAGED_SELECTOR,
   );
   const endpointSlices = new ResilientInformer<V1EndpointSlice>(
     'endpointslices',
     kubeConfig,
     '/apis/discovery.k8s.io/v1/endpointslices',
-    () => discovery.listEndpointSliceForAllNamespaces({ labelSelector: MANAGED }),
+    () => discovery.listEndpointSliceForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
     log,
-    MANAGED,
+    MANAGED_SELECTOR,
   );
   const namespaces = new ResilientInformer<V1Namespace>('namespaces', kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), log);
 
@@ -80,9 +79,9 @@ export function createInformers({ kubeConfig, core, custom, discovery, networkin
     'networkpolicies',
     kubeConfig,
     `/apis/networking.k8s.io/v1/namespaces/${helperNamespace}/networkpolicies`,
-    () => networking.listNamespacedNetworkPolicy({ namespace: helperNamespace, labelSelector: MANAGED }),
+    () => networking.listNamespacedNetworkPolicy({ namespace: helperNamespace, labelSelector: MANAGED_SELECTOR }),
     log,
-    MANAGED,
+    MANAGED_SELECTOR,
   );
 
   const targetServices = new ResilientInformer<V1Service>(

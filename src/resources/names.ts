@@ -9,6 +9,8 @@ export const LABELS = {
   ownerUid: 'portforward.io/owner-uid',
 } as const;
 export const MANAGED_BY = 'portforward-operator';
+/** The label selector for everything the operator made. */
+export const MANAGED_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
 
 export const ANNOTATIONS = {
   owner: 'portforward.io/owner', // NAMESPACE/NAME of the PortForward (names can be too long for a label)
@@ -17,7 +19,6 @@ export const ANNOTATIONS = {
   allowFrom: 'portforward.io/allow-from', // on a namespace: which namespaces may target its pods
 } as const;
 
-export const FINALIZER = 'portforward.io/cleanup';
 
 export function shortHash(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 8);

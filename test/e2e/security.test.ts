@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { KUBECONFIG, apply, eventually, exec, getJson, kubectl, sleep, testNamespace, waitRunning } from './lib/kube.js';
+import { parseAllDocuments } from 'yaml';
+import { KUBECONFIG, apply, eventually, exec, getJson, kubectl, sleep, testNamespace, toolboxPod, waitRunning } from './lib/kube.js';
 import { HELPER_NS, OPERATOR_NS, classicHelper, clientPod, eventsFor, getPf, helpersOf, loopbackTarget, portForward, waitReady, waitReason, namespaceWithTarget } from './lib/portforward.js';
 
 const execFileP = promisify(execFile);
@@ -147,6 +148,20 @@ describe('the operator, held by admission policy to what helpers and tunnels loo
     await refused('a token', helperWith((p) => (p.spec.automountServiceAccountToken = true)), /no ServiceAccount token|no volume but an emptyDir/);
     await refused('a second container', helperWith((p) => p.spec.containers.push({ ...p.spec.containers[0], name: 'two' })), /exactly one container/);
     await refused('in another namespace', helperWith((p) => (p.metadata.namespace = ns.name)), /forbidden/);
+  });
+
+  it('holds after its policy, binding and the helper image ConfigMap are deleted and created again together, as a reinstall does', async () => {
+    // kube-apiserver lost a paramRef'd ConfigMap in this case (kubernetes/kubernetes#133827), and then refused every pod in the cluster
+    const names = new Set(['ConfigMap/portforward-helper-image', 'ValidatingAdmissionPolicy/portforward-operator-pods', 'ValidatingAdmissionPolicyBinding/portforward-operator-pods']);
+    const objects = parseAllDocuments(await kubectl(['kustomize', 'manifests'])).map((d) => d.toJS()).filter((o) => names.has(`${o?.kind}/${o?.metadata?.name}`));
+    assert.equal(objects.length, 3);
+    const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
+    await kubectl(['delete', '--wait', '-f', '-'], { input: list });
+    await kubectl(['create', '-f', '-'], { input: list });
+    await eventually('the helper admitted again', async () => (await refusalFor(OPERATOR_SA, helper)) === undefined, 30_000);
+    assert.match((await refusalFor(OPERATOR_SA, helperWith((p) => (p.spec.containers[0].securityContext.privileged = true)))) ?? 'accepted', /never privileged/);
+    // as the admin, not impersonating: nobody else's pods are held to the policy
+    await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(toolboxPod(ns.name, 'tenant-pod', 'sleep 1')) });
   });
 
   it('refuses Services with external IPs or of another type, and touching a Service it did not make', async () => {

@@ -8,7 +8,8 @@ import { Reconciler } from '../../src/controller/reconciler.js';
 import type { Result } from '../../src/controller/result.js';
 import { readyCondition } from '../../src/controller/status.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { ANNOTATIONS, FINALIZER, LABELS } from '../../src/resources/names.js';
+import { ANNOTATIONS, LABELS } from '../../src/resources/names.js';
+import { LEGACY_FINALIZER } from '../../src/controller/finalizer.js';
 import { startingHelpersOn } from '../../src/controller/helper-plan.js';
 import { keysForPortForward } from '../../src/controller/triggers.js';
 import { FakeCluster, LaggingCache } from './support/fake-cluster.js';
@@ -68,7 +69,7 @@ describe('a PortForward to a pod that listens on localhost', () => {
     assert.equal(others.length, 0, 'exactly one helper');
     assert.equal(helper!.spec!.nodeName, 'node-1');
     const { pf, status: s, ready } = status();
-    assert.ok(pf.metadata.finalizers?.includes(FINALIZER), 'the finalizer guards the cleanup');
+    assert.deepEqual(pf.metadata.finalizers ?? [], [], 'no finalizer: deleting it never waits for the operator');
     assert.equal(s?.phase, 'Pending');
     assert.equal(ready?.reason, 'HelperStarting');
     assert.equal(s?.ports, '10080->80/TCP');
@@ -238,13 +239,37 @@ describe('a PortForward to a pod that listens on localhost', () => {
     await reconcile('team-a/web');
 
     cluster.deletePortForwardNow(cluster.pf('team-a', 'web')!);
+    assert.equal(cluster.pf('team-a', 'web'), undefined, 'gone at once: nothing holds it');
     await reconcile('team-a/web');
 
-    assert.equal(cluster.pf('team-a', 'web'), undefined, 'the finalizer was removed and the object is gone');
     assert.deepEqual(cluster.helpers(), []);
     assert.equal(cluster.services.get('team-a', 'pf-web'), undefined);
     assert.equal(cluster.endpointSlices.get('team-a', 'pf-web'), undefined);
     assert.deepEqual(cluster.networkPolicies.list(), [], 'the helper\'s NetworkPolicy is gone too');
+  });
+
+  it('leaves another PortForward\'s helper alone when cleaning up after a deleted one', async () => {
+    cluster.addPortForward(portForward('team-a', 'db', webSpec));
+    await reconcile('team-a/web');
+    await reconcile('team-a/db');
+    cluster.deletePortForwardNow(cluster.pf('team-a', 'web')!);
+    await reconcile('team-a/web');
+
+    assert.deepEqual(cluster.helpers().map((h) => h.metadata?.annotations?.[ANNOTATIONS.owner]), ['team-a/db']);
+    assert.ok(cluster.services.get('team-a', 'pf-db'));
+  });
+
+  it('takes off the finalizer that earlier versions added, and cleans up when one of them is deleted', async () => {
+    const old = cluster.pf('team-a', 'web')!;
+    cluster.portForwards.put({ ...old, metadata: { ...old.metadata, finalizers: [LEGACY_FINALIZER, 'example.com/keep'] } });
+    await reconcile('team-a/web');
+    assert.deepEqual(status().pf.metadata.finalizers, ['example.com/keep']);
+
+    cluster.deletePortForwardNow(cluster.pf('team-a', 'web')!);
+    await reconcile('team-a/web');
+    assert.ok(cluster.pf('team-a', 'web')?.metadata.deletionTimestamp, 'still held by the other finalizer');
+    assert.deepEqual(cluster.helpers(), [], 'but its helper is gone already');
+    assert.equal(cluster.services.get('team-a', 'pf-web'), undefined);
   });
 
   it('puts a NetworkPolicy in front of the helper before creating it: the relay ports, from the PortForward\'s namespace', async () => {
@@ -684,9 +709,8 @@ describe('a PortForward with a ttl', () => {
     cluster.addPortForward(portForward('team-a', 'web', spec));
     await reconcile('team-a/web');
     assert.ok(eventReasons().includes('Expired'));
-    assert.ok(cluster.pf('team-a', 'web')?.metadata.deletionTimestamp, 'deleted (held by its finalizer)');
-    await reconcile('team-a/web');
-    assert.equal(cluster.pf('team-a', 'web'), undefined);
+    assert.equal(cluster.pf('team-a', 'web'), undefined, 'deleted');
+    await reconcile('team-a/web'); // as the deletion's watch event queues it
     assert.deepEqual(cluster.helpers(), []);
   });
 
