@@ -7,7 +7,7 @@ import type { KubeApi } from '../kube/api.js';
 import { describeError } from '../kube/errors.js';
 import type { WatchedStore } from '../kube/resilient-informer.js';
 import type { Informers } from '../kube/caches.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Metrics, PhaseCounts } from '../observability/metrics.js';
 import { reconcileLogger } from '../observability/logger.js';
 import { KIND, WORKLOAD_KINDS } from '../api/index.js';
 import { LABELS, MANAGED_BY } from '../resources/names.js';
@@ -131,11 +131,12 @@ export class Controller {
     }
   }
 
-  private countPhases(): Record<string, number> {
-    const counts: Record<string, number> = {};
+  private countPhases(): Record<string, PhaseCounts> {
+    const counts: Record<string, PhaseCounts> = {};
     for (const pf of this.deps.informers.portForwards.list()) {
+      const namespace = (counts[pf.metadata.namespace ?? ''] ??= {});
       const phase = pf.status?.phase ?? 'Unknown';
-      counts[phase] = (counts[phase] ?? 0) + 1;
+      namespace[phase] = (namespace[phase] ?? 0) + 1;
     }
     return counts;
   }
