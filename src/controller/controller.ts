@@ -16,7 +16,7 @@ import { orphanPolicies } from './policy-sync.js';
 import { WorkQueue } from './queue.js';
 import type { Reconciler } from './reconciler.js';
 import { keyOfPortForward } from './keys.js';
-import { PortForwardIndex, keysForNamespace, keysForNode, keysForOwned, keysForOwnerAnnotation, keysForPod, keysForPortForward, keysForTargetObject } from './triggers.js';
+import { ConnectionsOnlyUpdates, PortForwardIndex, keysForNamespace, keysForNode, keysForOwned, keysForOwnerAnnotation, keysForPod, keysForPortForward, keysForTargetObject } from './triggers.js';
 
 export interface ControllerDeps {
   informers: Informers;
@@ -32,6 +32,7 @@ export interface ControllerDeps {
 export class Controller {
   readonly queue: WorkQueue;
   private readonly index = new PortForwardIndex();
+  private readonly connectionsOnly = new ConnectionsOnlyUpdates();
   private running = false;
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -49,7 +50,11 @@ export class Controller {
     const pfs = informers.portForwards;
     // The index follows every PortForward event, also before this replica leads.
     pfs.onChange((pf) => this.index.update(keyOfPortForward(pf), pfs.get(pf.metadata.namespace ?? '', pf.metadata.name ?? '')));
-    this.watch(pfs, (pf) => keysForPortForward(pf, pfs));
+    this.watch(pfs, (pf) => {
+      const key = keyOfPortForward(pf);
+      const now = pfs.get(pf.metadata.namespace ?? '', pf.metadata.name ?? '');
+      return this.connectionsOnly.note(key, now) ? [] : keysForPortForward(pf, pfs);
+    });
     this.watch(informers.pods, (pod) => keysForPod(pod, pfs, this.index, deps.helperNamespace));
     this.watch(informers.services, (svc) => keysForOwned(svc, pfs));
     this.watch(informers.endpointSlices, (slice) => keysForOwned(slice, pfs));

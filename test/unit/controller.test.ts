@@ -86,6 +86,26 @@ describe('the controller', () => {
     assert.equal(passes.length, 2, 'nothing after stop');
   });
 
+  it("makes no pass for an update of status.connections alone (the poll's write), and one for any other change", async () => {
+    const { informers, passes, controller } = setup();
+    const web = { ...portForward('team-a', 'web', { target: { pod: 'nginx' }, ports: [{ port: 1 }] }), status: { phase: 'Ready' as const } };
+    await controller.start();
+    await settle();
+    passes.length = 0;
+    const version = (v: string, status: object) => ({ ...web, metadata: { ...web.metadata, resourceVersion: v, managedFields: [{ time: v as unknown as Date }] }, status: { ...web.status, ...status } });
+    informers.portForwards.emit(version('1', {}));
+    await settle();
+    informers.portForwards.emit(version('2', { connections: { active: 0, total: 1, failed: 0 } }));
+    informers.portForwards.emit(version('3', { connections: { active: 1, total: 2, failed: 0 } }));
+    await settle();
+    assert.deepEqual(passes, ['team-a/web'], 'the first event, and none for the two polls');
+    informers.portForwards.emit(version('4', { phase: 'Pending', connections: { active: 1, total: 2, failed: 0 } }));
+    informers.portForwards.emit(version('5', { phase: 'Pending', connections: { active: 1, total: 2, failed: 0 } }));
+    await settle();
+    assert.deepEqual(passes, ['team-a/web', 'team-a/web', 'team-a/web'], 'a status change, and an update that changed nothing, each make one');
+    await controller.stop();
+  });
+
   it("removes at start the v1 Endpoints an earlier version wrote, and not the endpoints controller's", async () => {
     const { cluster, controller } = setup();
     const labels = { [LABELS.managedBy]: MANAGED_BY };
