@@ -75,6 +75,7 @@ export function crdManifest(): object {
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
             { name: 'Helper', type: 'string', jsonPath: '.status.helper.pod', priority: 1, description: 'The helper pod.' },
             { name: 'Service', type: 'string', jsonPath: '.status.service.name', priority: 1, description: 'The Service in front of the helper.' },
+            { name: 'Connections', type: 'integer', jsonPath: '.status.connections.active', priority: 1, description: 'Connections open through the tunnel now.' },
           ],
           schema: {
             openAPIV3Schema: {

@@ -45,6 +45,8 @@ const envSchema = z.object({
    */
   READY_SETTLE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   RESYNC_SECONDS: z.coerce.number().int().min(5).default(300),
+  /** How often each ready helper's counters are read into status.connections (a duration; 0: never). */
+  CONNECTIONS_POLL: z.string().default('30s'),
   LEADER_ELECTION: z.enum(['true', 'false']).default('true'),
   LEASE_NAME: z.string().default('portforward-operator'),
   POD_NAME: z.string().default(''),
@@ -66,6 +68,8 @@ export interface Config {
   readyCheck: 'traffic' | 'helper';
   readySettleMs: number;
   resyncSeconds: number;
+  /** 0: status.connections is not written. */
+  connectionsPollMs: number;
   leaderElection: boolean;
   leaseName: string;
   identity: string;
@@ -76,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = envSchema.parse(env);
   const maxTtl = e.MAX_TTL === '' ? undefined : parseDuration(e.MAX_TTL);
   if (maxTtl === null) throw new Error(`MAX_TTL: "${e.MAX_TTL}" is not a duration like 30m, 2h or 7d`);
+  const poll = e.CONNECTIONS_POLL === '0' ? 0 : parseDuration(e.CONNECTIONS_POLL);
+  if (poll === null) throw new Error(`CONNECTIONS_POLL: "${e.CONNECTIONS_POLL}" is not a duration like 10s, 30s or 2m (0: off)`);
   return {
     namespace: e.OPERATOR_NAMESPACE,
     helperNamespace: e.HELPER_NAMESPACE,
@@ -91,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     readyCheck: e.READY_CHECK,
     readySettleMs: e.READY_SETTLE_MS,
     resyncSeconds: e.RESYNC_SECONDS,
+    connectionsPollMs: poll * 1000,
     leaderElection: e.LEADER_ELECTION === 'true',
     leaseName: e.LEASE_NAME,
     identity: e.POD_NAME || `${process.env.HOSTNAME ?? 'local'}-${process.pid}`,

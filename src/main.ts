@@ -2,6 +2,7 @@
 // metrics, and a clean shutdown on SIGTERM/SIGINT.
 import type { Server } from 'node:http';
 import { loadConfig } from './config.js';
+import { ConnectionsPoll } from './controller/connections-poll.js';
 import { Controller } from './controller/controller.js';
 import { EventRecorder } from './controller/events.js';
 import { LeaderElector, leaseClient } from './controller/leader.js';
@@ -12,6 +13,7 @@ import { describeError } from './kube/errors.js';
 import { createInformers } from './kube/caches.js';
 import { startHealthServer } from './observability/health.js';
 import { createLogger } from './observability/logger.js';
+import { readRelayMetrics } from './network/relay-metrics.js';
 import { createTunnelProbe } from './network/tunnel-probe.js';
 import { Metrics } from './observability/metrics.js';
 
@@ -49,11 +51,17 @@ async function main(): Promise<void> {
     resyncSeconds: config.resyncSeconds,
   });
 
+  const poll =
+    config.connectionsPollMs > 0
+      ? new ConnectionsPoll({ cache: informers, api, helperNamespace: config.helperNamespace, readMetrics: readRelayMetrics, intervalMs: config.connectionsPollMs, log })
+      : undefined;
+
   const server: Server = await startHealthServer({ port: config.httpPort, ready: informers.hasSynced, metrics, log });
   informers.start(); // standbys fill their caches too, to take over quickly
 
   const startController = () => {
-    controller.start().catch((err: unknown) => {
+    // the leader alone writes status, status.connections included
+    controller.start().then(() => poll?.start()).catch((err: unknown) => {
       log.error('controller failed to start', { error: describeError(err) });
       process.exit(1);
     });
@@ -88,7 +96,7 @@ async function main(): Promise<void> {
       process.exit(0);
     }, SHUTDOWN_GRACE_MS);
     force.unref();
-    await controller.stop(); // let running passes finish their writes
+    await Promise.all([controller.stop(), poll?.stop()]); // let running passes and polls finish their writes
     await elector?.release();
     await informers.stop();
     server.close();

@@ -15,6 +15,30 @@ const conditionSchema = z.object({
 });
 export type Condition = z.output<typeof conditionSchema>;
 
+const connectionsSchema = z
+  .object({
+    active: z.number().int().describe('TCP connections and UDP sessions (client address:port) open through the helper now.'),
+    total: z
+      .number()
+      .int()
+      .describe("TCP connections and UDP sessions the helper has accepted since it started, failed ones and the operator's own checks included."),
+    failed: z
+      .number()
+      .int()
+      .optional()
+      .describe("Of total, those not relayed: the target's port did not accept them, or a limit of the helper refused them."),
+    lastError: z
+      .object({
+        message: z.string().describe('Which port, and why, e.g. "port 10080/TCP: cannot connect to target port 8080 (...connection refused)".'),
+        time: z.string().describe('When (RFC 3339).'),
+      })
+      .optional()
+      .describe('The last connection the helper refused or could not relay to the target.'),
+    observedAt: z.string().optional().describe('When the operator saw these numbers change (RFC 3339); it reads them every CONNECTIONS_POLL.'),
+  })
+  .describe("What the helper's relay counts (its /metrics), read by the operator while the helper is ready and written when it changes.");
+export type Connections = z.output<typeof connectionsSchema>;
+
 export const statusSchema = z
   .object({
     phase: z.enum(PHASES).optional().describe('Pending, Ready, Failed (needs a change to the spec or the cluster) or Expired (ttl ran out).'),
@@ -55,6 +79,7 @@ export const statusSchema = z
       .optional()
       .describe('The ways to reach the tunnel. From outside the cluster they need rights in this namespace only (ClusterRole portforward-tunnel-user, part of edit and admin).'),
     expiresAt: z.string().optional().describe('When the ttl runs out (RFC 3339).'),
+    connections: connectionsSchema.optional(),
   })
   .describe('What the operator observed and did, rewritten on every pass.');
 

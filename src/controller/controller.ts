@@ -7,7 +7,7 @@ import type { KubeApi } from '../kube/api.js';
 import { describeError } from '../kube/errors.js';
 import type { WatchedStore } from '../kube/resilient-informer.js';
 import type { Informers } from '../kube/caches.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Metrics, PhaseCounts } from '../observability/metrics.js';
 import { reconcileLogger } from '../observability/logger.js';
 import { KIND, WORKLOAD_KINDS } from '../api/index.js';
 import { MANAGED_SELECTOR } from '../resources/names.js';
@@ -16,7 +16,7 @@ import { orphanPolicies } from './policy-sync.js';
 import { WorkQueue } from './queue.js';
 import type { Reconciler } from './reconciler.js';
 import { keyOfPortForward } from './keys.js';
-import { PortForwardIndex, keysForNamespace, keysForNode, keysForOwned, keysForOwnerAnnotation, keysForPod, keysForPortForward, keysForTargetObject } from './triggers.js';
+import { ConnectionsOnlyUpdates, PortForwardIndex, keysForNamespace, keysForNode, keysForOwned, keysForOwnerAnnotation, keysForPod, keysForPortForward, keysForTargetObject } from './triggers.js';
 
 export interface ControllerDeps {
   informers: Informers;
@@ -32,6 +32,7 @@ export interface ControllerDeps {
 export class Controller {
   readonly queue: WorkQueue;
   private readonly index = new PortForwardIndex();
+  private readonly connectionsOnly = new ConnectionsOnlyUpdates();
   private running = false;
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -49,7 +50,11 @@ export class Controller {
     const pfs = informers.portForwards;
     // The index follows every PortForward event, also before this replica leads.
     pfs.onChange((pf) => this.index.update(keyOfPortForward(pf), pfs.get(pf.metadata.namespace ?? '', pf.metadata.name ?? '')));
-    this.watch(pfs, (pf) => keysForPortForward(pf, pfs));
+    this.watch(pfs, (pf) => {
+      const key = keyOfPortForward(pf);
+      const now = pfs.get(pf.metadata.namespace ?? '', pf.metadata.name ?? '');
+      return this.connectionsOnly.note(key, now) ? [] : keysForPortForward(pf, pfs);
+    });
     this.watch(informers.pods, (pod) => keysForPod(pod, pfs, this.index, deps.helperNamespace));
     this.watch(informers.services, (svc) => keysForOwned(svc, pfs));
     this.watch(informers.endpointSlices, (slice) => keysForOwned(slice, pfs));
@@ -131,11 +136,12 @@ export class Controller {
     }
   }
 
-  private countPhases(): Record<string, number> {
-    const counts: Record<string, number> = {};
+  private countPhases(): Record<string, PhaseCounts> {
+    const counts: Record<string, PhaseCounts> = {};
     for (const pf of this.deps.informers.portForwards.list()) {
+      const namespace = (counts[pf.metadata.namespace ?? ''] ??= {});
       const phase = pf.status?.phase ?? 'Unknown';
-      counts[phase] = (counts[phase] ?? 0) + 1;
+      namespace[phase] = (namespace[phase] ?? 0) + 1;
     }
     return counts;
   }

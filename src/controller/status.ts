@@ -1,6 +1,6 @@
-// The status a pass writes: built in full from what the pass observed, conditions keeping their
-// lastTransitionTime while their status holds, and compared canonically so an unchanged status
-// is not written again.
+// The status a pass writes: built in full from what the pass observed (but for the connections
+// poll's status.connections), conditions keeping their lastTransitionTime while their status holds,
+// and compared canonically so an unchanged status is not written again.
 import type { Condition, PortForwardStatus } from '../api/index.js';
 import { isReady, phaseOf, type Readiness } from './reasons.js';
 import { canonical } from '../util/canonical.js';
@@ -80,6 +80,8 @@ export function composeStatus(previous: PortForwardStatus | undefined, observed:
     service: observed.service,
     access: observed.access,
     expiresAt: observed.expiresAt,
+    // the connections poll's, not the pass's: kept while they describe the same helper
+    connections: observed.helper?.pod !== undefined && observed.helper.pod === previous?.helper?.pod ? previous.connections : undefined,
   };
   // drop absent fields so the canonical comparison and the stored object agree
   return JSON.parse(canonical(status)) as PortForwardStatus;

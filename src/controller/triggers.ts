@@ -3,7 +3,8 @@
 import type { KubernetesObject, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import { KIND, type PortForward, type WorkloadKind } from '../api/index.js';
 import type { Store } from '../kube/resilient-informer.js';
-import { ANNOTATIONS, LABELS, MANAGED_BY } from '../resources/names.js';
+import { canonical } from '../util/canonical.js';
+import { ANNOTATIONS, LABELS, MANAGED_BY, shortHash } from '../resources/names.js';
 import { keyOfPortForward, splitKey } from './keys.js';
 import { readyCondition } from './status.js';
 
@@ -125,6 +126,30 @@ export function keysForPortForward(pf: PortForward, portForwards: Store<PortForw
     .list(namespace)
     .filter((other) => readyCondition(other.status)?.reason === 'NamespaceLimitReached');
   return [key, ...waiting.map(keyOfPortForward)];
+}
+
+/**
+ * An update that changed only status.connections (the connections poll's write) needs no pass. A
+ * pass of a Ready PortForward checks traffic through its Service, which its helper counts as a
+ * connection: the next poll would see a new count and write again, every poll, for ever. This
+ * remembers each PortForward but for status.connections and what every write changes.
+ */
+export class ConnectionsOnlyUpdates {
+  private readonly seen = new Map<string, { rest: string; connections: string }>();
+
+  /** Notes the PortForward as it is now (undefined: gone); true when only its status.connections changed. */
+  note(key: string, pf: PortForward | undefined): boolean {
+    const before = this.seen.get(key);
+    if (!pf) {
+      this.seen.delete(key);
+      return false;
+    }
+    const { connections, ...status } = pf.status ?? {};
+    const { resourceVersion: _version, managedFields: _fields, ...metadata } = pf.metadata;
+    const now = { rest: shortHash(canonical({ ...pf, metadata, status })), connections: shortHash(canonical(connections ?? null)) };
+    this.seen.set(key, now);
+    return before?.rest === now.rest && before.connections !== now.connections;
+  }
 }
 
 /**

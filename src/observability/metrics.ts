@@ -2,9 +2,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PHASES, type Phase } from '../api/index.js';
 
+/** PortForwards per phase (Unknown: no status yet), of one namespace. */
+export type PhaseCounts = Partial<Record<Phase | 'Unknown', number>>;
+
 export interface MetricSources {
-  /** PortForwards per phase, read from the cache at scrape time. */
-  phases: () => Partial<Record<Phase | 'Unknown', number>>;
+  /** PortForwards per namespace and phase, read from the cache at scrape time. */
+  phases: () => Record<string, PhaseCounts>;
   queueDepth: () => number;
 }
 
@@ -35,13 +38,15 @@ export class Metrics {
     const self = this;
     new Gauge({
       name: 'portforward_resources',
-      help: 'PortForwards, by phase.',
-      labelNames: ['phase'] as const,
+      help: 'PortForwards, by namespace and phase (Unknown: no status yet). Every phase of a namespace with any PortForward is present, 0 or more.',
+      labelNames: ['namespace', 'phase'] as const,
       registers: [this.registry],
       collect() {
-        const counts = self.sources.phases();
-        this.reset();
-        for (const phase of [...PHASES, 'Unknown'] as const) this.set({ phase }, counts[phase] ?? 0);
+        const byNamespace = self.sources.phases();
+        this.reset(); // a namespace whose last PortForward is gone disappears
+        for (const [namespace, counts] of Object.entries(byNamespace)) {
+          for (const phase of [...PHASES, 'Unknown'] as const) this.set({ namespace, phase }, counts[phase] ?? 0);
+        }
       },
     });
     new Gauge({

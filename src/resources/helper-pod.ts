@@ -41,6 +41,13 @@ export function healthPort(spec: PortForwardSpec): number {
 }
 
 /**
+ * The name of the helper's container port for its health port, which also serves the relay's
+ * Prometheus metrics (GET /metrics): a PodMonitor and a NetworkPolicy can name it, whatever number
+ * healthPort chose, and the operator reads it to find the counters.
+ */
+export const METRICS_PORT_NAME = 'metrics';
+
+/**
  * The kubelet probes readiness once as the container starts, and a relay a few milliseconds from
  * listening then waits a whole period for the next probe: the period bounds that delay. An HTTP
  * probe a second costs the node little (no process, unlike an exec probe: those forked several per
@@ -119,7 +126,10 @@ function helperPodTemplate(owner: Owner, spec: PortForwardSpec, target: Resolved
                 ]
               : []),
           ],
-          ports: spec.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol })),
+          ports: [
+            ...spec.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol })),
+            ...(splice ? [{ name: METRICS_PORT_NAME, containerPort: healthPort(spec), protocol: 'TCP' }] : []),
+          ],
           readinessProbe: readinessProbe(spec, helper.dataPath),
           resources: {
             // An idle relay uses next to no CPU; 5m lets 200 helpers fit a 2-core node's allocatable.

@@ -28,6 +28,14 @@ describe('the helper pod', () => {
     assert.deepEqual(classic.exec?.command, ['/usr/local/bin/pf-helper', 'ready']);
   });
 
+  it('names its health port "metrics", where the relay serves Prometheus metrics, whatever number it got', () => {
+    const busy = validSpec({ target: { pod: 'nginx' }, ports: [{ port: 9901 }, { port: 9901, protocol: 'UDP' }] });
+    const ports = helperPodFor(owner, busy, target, settings).spec!.containers[0]!.ports!;
+    assert.deepEqual(ports.find((p) => p.name === 'metrics'), { name: 'metrics', containerPort: 9902, protocol: 'TCP' });
+    const classic = helperPodFor(owner, busy, target, { ...settings, dataPath: 'exec' }).spec!.containers[0]!.ports!;
+    assert.equal(classic.find((p) => p.name === 'metrics'), undefined, 'the classic path has no relay to count');
+  });
+
   it('runs on the target\'s node, in the helpers\' namespace', () => {
     assert.equal(helper.spec!.nodeName, 'node-7');
     assert.equal(helper.metadata!.namespace, 'portforward-helpers');

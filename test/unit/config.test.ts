@@ -11,3 +11,11 @@ test('HELPER_DATA_PATH: splice by default; splice and exec accepted; anything el
   assert.throws(() => loadConfig({ HELPER_DATA_PATH: 'socat' }), /HELPER_DATA_PATH/);
   assert.throws(() => loadConfig({ HELPER_DATA_PATH: 'netns' }), /HELPER_DATA_PATH/, 'the experimental socat paths are gone');
 });
+
+test('CONNECTIONS_POLL: 30s by default, a duration, 0 or 0s for off; anything else rejected', () => {
+  assert.equal(loadConfig({}).connectionsPollMs, 30_000);
+  assert.equal(loadConfig({ CONNECTIONS_POLL: '2m' }).connectionsPollMs, 120_000);
+  assert.equal(loadConfig({ CONNECTIONS_POLL: '0' }).connectionsPollMs, 0);
+  assert.equal(loadConfig({ CONNECTIONS_POLL: '0s' }).connectionsPollMs, 0);
+  assert.throws(() => loadConfig({ CONNECTIONS_POLL: '30' }), /CONNECTIONS_POLL/);
+});

@@ -48,17 +48,18 @@ function setup() {
     networkPolicies: WatchedMemoryStore<V1NetworkPolicy>;
   };
   const passes: string[] = [];
+  const metrics = new Metrics({ defaultMetrics: false });
   const controller = new Controller({
     informers,
     reconciler: { reconcile: async (key) => (passes.push(key), done) },
     api: cluster.api,
-    metrics: new Metrics({ defaultMetrics: false }),
+    metrics,
     log: silentLogger(),
     helperNamespace: HELPER_NAMESPACE,
     concurrency: 2,
     resyncSeconds: 3600,
   });
-  return { cluster, informers, passes, controller };
+  return { cluster, informers, passes, controller, metrics };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
@@ -83,6 +84,26 @@ describe('the controller', () => {
     informers.portForwards.emit(web);
     await settle();
     assert.equal(passes.length, 2, 'nothing after stop');
+  });
+
+  it("makes no pass for an update of status.connections alone (the poll's write), and one for any other change", async () => {
+    const { informers, passes, controller } = setup();
+    const web = { ...portForward('team-a', 'web', { target: { pod: 'nginx' }, ports: [{ port: 1 }] }), status: { phase: 'Ready' as const } };
+    await controller.start();
+    await settle();
+    passes.length = 0;
+    const version = (v: string, status: object) => ({ ...web, metadata: { ...web.metadata, resourceVersion: v, managedFields: [{ time: v as unknown as Date }] }, status: { ...web.status, ...status } });
+    informers.portForwards.emit(version('1', {}));
+    await settle();
+    informers.portForwards.emit(version('2', { connections: { active: 0, total: 1, failed: 0 } }));
+    informers.portForwards.emit(version('3', { connections: { active: 1, total: 2, failed: 0 } }));
+    await settle();
+    assert.deepEqual(passes, ['team-a/web'], 'the first event, and none for the two polls');
+    informers.portForwards.emit(version('4', { phase: 'Pending', connections: { active: 1, total: 2, failed: 0 } }));
+    informers.portForwards.emit(version('5', { phase: 'Pending', connections: { active: 1, total: 2, failed: 0 } }));
+    await settle();
+    assert.deepEqual(passes, ['team-a/web', 'team-a/web', 'team-a/web'], 'a status change, and an update that changed nothing, each make one');
+    await controller.stop();
   });
 
   it("removes at start the v1 Endpoints an earlier version wrote, and not the endpoints controller's", async () => {
@@ -111,5 +132,22 @@ describe('the controller', () => {
     await controller.stop();
     assert.deepEqual(cluster.pods.list().map((p) => p.metadata!.name), [], 'the orphan was deleted');
     assert.deepEqual(cluster.networkPolicies.list(), [], 'and its policy');
+  });
+
+  it('counts PortForwards by namespace and phase for portforward_resources, every phase of a namespace present', async () => {
+    const { informers, metrics } = setup();
+    const withPhase = (ns: string, name: string, phase?: 'Ready' | 'Pending') => ({ ...portForward(ns, name, {}), ...(phase ? { status: { phase } } : {}) });
+    informers.portForwards.emit(withPhase('team-a', 'one', 'Ready'));
+    informers.portForwards.emit(withPhase('team-a', 'two', 'Ready'));
+    informers.portForwards.emit(withPhase('team-a', 'three', 'Pending'));
+    informers.portForwards.emit(withPhase('team-b', 'new'));
+    const samples = (await metrics.registry.getSingleMetric('portforward_resources')!.get()).values
+      .filter((v) => v.value > 0 || v.labels.namespace === 'team-b')
+      .map((v) => `${v.labels.namespace}/${v.labels.phase}=${v.value}`)
+      .sort();
+    assert.deepEqual(samples, ['team-a/Pending=1', 'team-a/Ready=2', 'team-b/Expired=0', 'team-b/Failed=0', 'team-b/Pending=0', 'team-b/Ready=0', 'team-b/Unknown=1']);
+    informers.portForwards.delete('team-b', 'new');
+    const namespaces = new Set((await metrics.registry.getSingleMetric('portforward_resources')!.get()).values.map((v) => v.labels.namespace));
+    assert.deepEqual([...namespaces], ['team-a'], 'a namespace without PortForwards has no series');
   });
 });

@@ -22,9 +22,18 @@ describe('manifests/crd.yaml', () => {
     assert.equal(version.name, 'v1alpha1');
   });
 
-  it('shows TARGET, NODE, PORTS, PHASE, AGE, and HELPER, SERVICE in wide output', () => {
+  it('shows TARGET, NODE, PORTS, PHASE, AGE, and HELPER, SERVICE, CONNECTIONS in wide output', () => {
     const columns = version.additionalPrinterColumns.map((c: { name: string; priority?: number }) => [c.name.toUpperCase(), c.priority ?? 0]);
-    assert.deepEqual(columns, [['TARGET', 0], ['NODE', 0], ['PORTS', 0], ['PHASE', 0], ['AGE', 0], ['HELPER', 1], ['SERVICE', 1]]);
+    assert.deepEqual(columns, [['TARGET', 0], ['NODE', 0], ['PORTS', 0], ['PHASE', 0], ['AGE', 0], ['HELPER', 1], ['SERVICE', 1], ['CONNECTIONS', 1]]);
+    const connections = version.additionalPrinterColumns.find((c: { name: string }) => c.name === 'Connections');
+    assert.equal(connections.jsonPath, '.status.connections.active');
+  });
+
+  it('documents status.connections for kubectl explain, with active and total required', () => {
+    const connections = version.schema.openAPIV3Schema.properties.status.properties.connections;
+    assert.deepEqual(connections.required, ['active', 'total']);
+    for (const field of ['active', 'total', 'failed', 'lastError', 'observedAt']) assert.ok(connections.properties[field].description, field);
+    assert.deepEqual(Object.keys(connections.properties.lastError.properties).sort(), ['message', 'time']);
   });
 
   it('keeps descriptions, defaults, bounds and CEL rules, and nothing a structural schema forbids', () => {

@@ -86,7 +86,12 @@ it('builders accept every valid spec and produce valid names and matching, uniqu
       }
       assert.deepEqual(slice.ports!.map((p) => `${p.port}/${p.protocol}`), want);
       assert.deepEqual(slice.ports!.map((p) => p.name), service.spec!.ports!.map((p) => p.name));
-      assert.deepEqual(helper.spec!.containers[0]!.ports!.map((p) => `${p.containerPort}/${p.protocol}`), want);
+      const containerPorts = helper.spec!.containers[0]!.ports!;
+      assert.deepEqual(containerPorts.filter((p) => !p.name).map((p) => `${p.containerPort}/${p.protocol}`), want);
+      // the health and metrics port, named for PodMonitors and NetworkPolicies, on a port no relay port takes
+      const metrics = containerPorts.filter((p) => p.name === 'metrics');
+      assert.equal(metrics.length, 1);
+      assert.ok(!want.includes(`${metrics[0]!.containerPort}/TCP`), `metrics port ${metrics[0]!.containerPort} is free`);
     }),
     { numRuns: 500 },
   );

@@ -63,3 +63,19 @@ describe('the status summary', () => {
     assert.ok(!sameStatus(status, composeStatus(status, { generation: 3, readiness, ports: '80/TCP' }, T2)));
   });
 });
+
+describe('status.connections', () => {
+  const readiness = { reason: 'Ready' as const, message: 'up' };
+  const helper = { namespace: 'portforward-helpers', pod: 'pf-team-a-web-1', podIP: '10.1.0.9' };
+  const connections = { active: 1, total: 5, failed: 0, observedAt: T1 };
+  const previous = { ...composeStatus(undefined, { generation: 1, readiness, helper }, T1), connections };
+
+  it("is kept by a pass while the helper is the same: it is the poll's to write, not the pass's", () => {
+    assert.deepEqual(composeStatus(previous, { generation: 1, readiness, helper }, T2).connections, connections);
+  });
+
+  it('goes with its helper: a new helper starts counting at zero, and no helper counts nothing', () => {
+    assert.equal(composeStatus(previous, { generation: 1, readiness, helper: { ...helper, pod: 'pf-team-a-web-2' } }, T2).connections, undefined);
+    assert.equal(composeStatus(previous, { generation: 1, readiness: { reason: 'TargetNotFound', message: 'gone' } }, T2).connections, undefined);
+  });
+});

@@ -22,11 +22,16 @@ type portState struct {
 //
 //	GET /ready   200 "ok": every listener is up (the kubelet's readiness probe)
 //	GET /ports   200 {"ports":[portState...]}: whether each target port takes traffic now
+//	GET /metrics 200 the relay's counters in the Prometheus text format (metrics.go)
 //
 // The operator reports a PortForward Ready only when every port is open, and names the closed
-// ones otherwise.
-func healthHandler(ns *netns, specs []spec) http.Handler {
+// ones otherwise; it reads /metrics for the PortForward's status.connections.
+func healthHandler(ns *netns, specs []spec, st *stats) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		st.writeMetrics(w)
+	})
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /ports", func(w http.ResponseWriter, _ *http.Request) {
 		states := make([]portState, 0, len(specs))

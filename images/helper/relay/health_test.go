@@ -30,7 +30,7 @@ func TestPortsReport(t *testing.T) {
 		{"udp", 6, v4}, // a TCP listener does not make the UDP port open
 		{"tcp", 7, later},
 	}
-	h := healthHandler(handle, specs)
+	h := healthHandler(handle, specs, &stats{})
 	report := func() map[int]bool {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/ports", nil))

@@ -118,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fs.IntVar(&cfg.maxSessionsPerSource, "max-udp-sessions-per-source", cfg.maxSessionsPerSource, "concurrent UDP sessions from one client address; datagrams of its new ones beyond are dropped")
 	fs.DurationVar(&cfg.udpIdle, "udp-idle", cfg.udpIdle, "a UDP session ends after this long without a datagram either way")
 	fs.DurationVar(&cfg.dialTimeout, "dial-timeout", cfg.dialTimeout, "timeout of a TCP connect to the target")
-	health := fs.Int("health", 0, "serve GET /ready (every listener is up) and GET /ports (which target ports take traffic) on this TCP port (0: off); the kubelet's HTTP probe costs no process, unlike an exec probe")
+	health := fs.Int("health", 0, "serve GET /ready (every listener is up), GET /ports (which target ports take traffic) and GET /metrics (Prometheus) on this TCP port (0: off); the kubelet's HTTP probe costs no process, unlike an exec probe")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: pf-relay [flags] --target-pod-uid UID --target-pod-ips IPS tcp:LISTEN:TARGET|udp:LISTEN:TARGET ...")
 		fmt.Fprintln(stderr, "       pf-relay pin --target-pod-uid UID --target-pod-ips IPS FILE   (bind-mount the pod's namespace at FILE)")
@@ -190,7 +190,8 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 				return 1
 			}
 			closers = append(closers, ln)
-			start = append(start, func() { r.serveTCP(ln.(*net.TCPListener), s.target) })
+			st := r.stats.port(s)
+			start = append(start, func() { r.serveTCP(ln.(*net.TCPListener), st) })
 		case "udp":
 			pc, err := net.ListenUDP("udp", &net.UDPAddr{Port: s.listen})
 			if err != nil {
@@ -199,7 +200,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 				return 1
 			}
 			closers = append(closers, pc)
-			u := r.newUDP(pc, s.target)
+			u := r.newUDP(pc, r.stats.port(s))
 			start = append(start, u.serve)
 		}
 	}
@@ -211,7 +212,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 			return 1
 		}
 		closers = append(closers, hl)
-		go serveHealth(hl, healthHandler(ns, specs))
+		go serveHealth(hl, healthHandler(ns, specs, r.stats))
 	}
 	if *runAs != "" {
 		if err := dropPrivileges(uid, gid); err != nil {

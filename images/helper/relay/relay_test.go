@@ -28,7 +28,7 @@ var nsCount atomic.Int32
 
 // needRoot skips a test that needs root and iproute2, except under CI (CI set), where a skipped
 // namespace test would let `go test` pass having tested nothing: there it fails instead.
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	skip := t.Skip
 	if os.Getenv("CI") != "" {
@@ -43,7 +43,7 @@ func needRoot(t *testing.T) {
 }
 
 // newNetns creates a network namespace with lo up; it is deleted when the test ends.
-func newNetns(t *testing.T) string {
+func newNetns(t testing.TB) string {
 	t.Helper()
 	name := fmt.Sprintf("pfrelay-test-%d-%d", os.Getpid(), nsCount.Add(1))
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
@@ -58,7 +58,7 @@ func newNetns(t *testing.T) string {
 
 // inNetns runs f on a thread that has entered the namespace at path. Sockets f creates stay in
 // that namespace; the thread is discarded afterwards (the goroutine exits locked).
-func inNetns(t *testing.T, path string, f func()) {
+func inNetns(t testing.TB, path string, f func()) {
 	t.Helper()
 	done := make(chan error)
 	go func() {
@@ -180,7 +180,7 @@ type testRelay struct {
 	logs *syncBuffer
 }
 
-func startRelay(t *testing.T, nsPath string, cfg config) *testRelay {
+func startRelay(t testing.TB, nsPath string, cfg config) *testRelay {
 	t.Helper()
 	ns, err := openNetns(nsPath)
 	if err != nil {
@@ -197,14 +197,14 @@ func startRelay(t *testing.T, nsPath string, cfg config) *testRelay {
 }
 
 // tcp relays a new loopback port of the test's namespace to target; it returns the relay's address.
-func (r *testRelay) tcp(t *testing.T, target int) string {
+func (r *testRelay) tcp(t testing.TB, target int) string {
 	t.Helper()
 	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go r.serveTCP(ln, target)
+	go r.serveTCP(ln, r.stats.port(spec{"tcp", port(ln.Addr()), target}))
 	return ln.Addr().String()
 }
 
@@ -215,7 +215,7 @@ func (r *testRelay) udp(t *testing.T, target int) (*udpRelay, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	u := r.newUDP(pc, target)
+	u := r.newUDP(pc, r.stats.port(spec{"udp", port(pc.LocalAddr()), target}))
 	go u.serve()
 	return u, pc.LocalAddr().String()
 }

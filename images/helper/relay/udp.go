@@ -3,6 +3,7 @@ package main
 import (
 	"container/list"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +22,7 @@ import (
 type udpRelay struct {
 	r      *relay
 	pc     *net.UDPConn
+	st     *portStats
 	port   int // the target's
 	mu     sync.Mutex
 	byAddr map[netip.AddrPort]*udpSession
@@ -42,9 +44,9 @@ const maxDatagram = 65536
 // thousands of sessions cost sockets and small goroutine stacks, not 64 KiB each.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, maxDatagram); return &b }}
 
-func (r *relay) newUDP(pc *net.UDPConn, port int) *udpRelay {
+func (r *relay) newUDP(pc *net.UDPConn, st *portStats) *udpRelay {
 	pc.SetReadBuffer(4 << 20) // best effort: bursts from many clients; capped by net.core.rmem_max
-	return &udpRelay{r: r, pc: pc, port: port, byAddr: map[netip.AddrPort]*udpSession{}, lru: list.New()}
+	return &udpRelay{r: r, pc: pc, st: st, port: st.spec.target, byAddr: map[netip.AddrPort]*udpSession{}, lru: list.New()}
 }
 
 func (u *udpRelay) listenPort() int { return u.pc.LocalAddr().(*net.UDPAddr).Port }
@@ -64,12 +66,20 @@ func (u *udpRelay) serve() {
 		}
 		s := u.session(from)
 		if s == nil {
-			continue // logged
+			continue // logged and counted
 		}
-		if _, err := s.conn.Write(buf[:n]); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
-			// ECONNREFUSED: an earlier datagram met a closed port (ICMP); not this one's fault.
+		if _, err := s.conn.Write(buf[:n]); err != nil {
+			// ECONNREFUSED: an earlier datagram met a closed port (ICMP); this one is not sent either.
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				u.st.dropped[dropTargetClosed].Add(1)
+				continue
+			}
+			u.st.dropped[dropSendError].Add(1)
 			u.r.log.errorf("udp :%d: datagram from %v to target port %d: %v", u.listenPort(), from, u.port, err)
+			continue
 		}
+		u.st.datagrams[toTarget].Add(1)
+		u.st.bytes[toTarget].Add(uint64(n))
 	}
 }
 
@@ -85,19 +95,27 @@ func (u *udpRelay) session(from netip.AddrPort) *udpSession {
 		return s
 	}
 	u.mu.Unlock()
+	u.st.opened.Add(1)
 	if !u.r.sessionFrom.take(from.Addr()) {
-		u.r.log.errorf("udp :%d: %v has %d sessions open, the maximum per client (--max-udp-sessions-per-source): dropped a datagram from its new port %d", u.listenPort(), from.Addr(), u.r.cfg.maxSessionsPerSource, from.Port())
+		why := fmt.Sprintf("%v has %d sessions open, the maximum per client (--max-udp-sessions-per-source)", from.Addr(), u.r.cfg.maxSessionsPerSource)
+		u.r.log.errorf("udp :%d: %s: dropped a datagram from its new port %d", u.listenPort(), why, from.Port())
+		u.refuse(limitSessionsPerSource, why)
 		return nil
 	}
 	if u.r.sessions.Add(1) > int64(u.r.cfg.maxSessions) && !u.evictOldest(from) {
 		u.release(from)
-		u.r.log.errorf("udp :%d: %d sessions open, the maximum (--max-udp-sessions), none on this port: dropped a datagram from new client %v", u.listenPort(), u.r.cfg.maxSessions, from)
+		why := fmt.Sprintf("%d sessions open, the maximum (--max-udp-sessions), none on this port", u.r.cfg.maxSessions)
+		u.r.log.errorf("udp :%d: %s: dropped a datagram from new client %v", u.listenPort(), why, from)
+		u.refuse(limitSessions, why)
 		return nil
 	}
 	conn, _, err := u.r.ns.dialUDP(u.port)
 	if err != nil {
 		u.release(from)
-		u.r.log.errorf("udp :%d: cannot open a socket to target port %d for client %v: %v", u.listenPort(), u.port, from, err)
+		why := fmt.Sprintf("cannot open a socket to target port %d (%v)", u.port, err)
+		u.r.log.errorf("udp :%d: %s for client %v", u.listenPort(), why, from)
+		u.st.dropped[dropFailed].Add(1)
+		u.st.fail(udpError(u.st, why))
 		return nil
 	}
 	s := &udpSession{client: from, conn: conn, last: now}
@@ -110,6 +128,7 @@ func (u *udpRelay) session(from netip.AddrPort) *udpSession {
 	}
 	s.elem = u.lru.PushFront(s)
 	u.byAddr[from] = s
+	u.st.active.Add(1)
 	u.mu.Unlock()
 	go u.replies(s)
 	return s
@@ -146,7 +165,19 @@ func (u *udpRelay) removeLocked(s *udpSession) {
 	}
 	delete(u.byAddr, s.client)
 	u.lru.Remove(s.elem)
+	u.st.active.Add(-1)
 	u.release(s.client)
+}
+
+// refuse counts a new session a limit turned away, and its datagram dropped.
+func (u *udpRelay) refuse(l limit, why string) {
+	u.st.dropped[dropRefused].Add(1)
+	u.st.refuse(l, udpError(u.st, why))
+}
+
+// udpError is the message a session error leaves in the metrics (and the PortForward's status).
+func udpError(st *portStats, why string) string {
+	return fmt.Sprintf("port %d/UDP: %s", st.spec.listen, why)
 }
 
 func (u *udpRelay) release(client netip.AddrPort) {
@@ -197,7 +228,9 @@ func (u *udpRelay) replies(s *udpSession) {
 		}
 		if rerr != nil {
 			bufPool.Put(bp)
-			if !errors.Is(rerr, syscall.ECONNREFUSED) { // ICMP port unreachable: nothing listens (yet)
+			if errors.Is(rerr, syscall.ECONNREFUSED) { // ICMP port unreachable: nothing listens (yet)
+				u.st.dropped[dropTargetClosed].Add(1)
+			} else {
 				u.r.log.errorf("udp :%d: reading the target's reply for %v: %v", u.listenPort(), s.client, rerr)
 			}
 			continue
@@ -205,8 +238,14 @@ func (u *udpRelay) replies(s *udpSession) {
 		u.mu.Lock()
 		u.usedLocked(s, time.Now())
 		u.mu.Unlock()
-		if _, err := u.pc.WriteToUDPAddrPort((*bp)[:n], s.client); err != nil && !errors.Is(err, net.ErrClosed) {
-			u.r.log.errorf("udp :%d: reply to %v: %v", u.listenPort(), s.client, err)
+		if _, err := u.pc.WriteToUDPAddrPort((*bp)[:n], s.client); err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				u.st.dropped[dropReplyError].Add(1)
+				u.r.log.errorf("udp :%d: reply to %v: %v", u.listenPort(), s.client, err)
+			}
+		} else {
+			u.st.datagrams[toClient].Add(1)
+			u.st.bytes[toClient].Add(uint64(n))
 		}
 		bufPool.Put(bp)
 	}
