@@ -1,5 +1,6 @@
-// Generates manifests/crd.yaml from the zod schemas in src/api, so the API server validates with
-// the same rules as the operator (npm run crd). A unit test keeps the committed file in step.
+// Generates manifests/crd.yaml, and the Helm chart's copy in its crds/, from the zod schemas in
+// src/api, so the API server validates with the same rules as the operator (npm run crd). A unit
+// test keeps the committed files in step.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
@@ -7,6 +8,7 @@ import { z } from 'zod';
 import { GROUP, KIND, PLURAL, VERSION, specSchema, statusSchema } from '../src/api/index.js';
 
 export const CRD_PATH = fileURLToPath(new URL('../manifests/crd.yaml', import.meta.url));
+export const CHART_CRD_PATH = fileURLToPath(new URL('../charts/portforward-operator/crds/portforwards.yaml', import.meta.url));
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -104,6 +106,8 @@ export function renderCrd(): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  writeFileSync(CRD_PATH, renderCrd());
-  process.stdout.write(`wrote ${CRD_PATH}\n`);
+  for (const path of [CRD_PATH, CHART_CRD_PATH]) {
+    writeFileSync(path, renderCrd());
+    process.stdout.write(`wrote ${path}\n`);
+  }
 }

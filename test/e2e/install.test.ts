@@ -3,6 +3,7 @@
 // takes the install away; the last step puts the kustomize install back for the files after this.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
@@ -102,7 +103,8 @@ describe('install and uninstall', () => {
 
   after(async () => {
     // Whatever happened above, leave the cluster installed as deploy.sh installs it.
-    await helm(['uninstall', RELEASE, '--wait', '--timeout', '90s']).catch(() => '');
+    const uninstall = (...flags: string[]) => helm(['uninstall', RELEASE, '--ignore-not-found', '--wait', '--timeout', '90s', ...flags]);
+    await uninstall().catch(() => uninstall('--no-hooks')).catch(() => '');
     await execFileP('bash', ['scripts/deploy.sh'], { timeout: 600_000 });
   });
 
@@ -112,6 +114,13 @@ describe('install and uninstall', () => {
     const kustomize = objectsOf(await kubectl(['kustomize', 'manifests']));
     assert.deepEqual([...chart.keys()].sort(), [...kustomize.keys()].sort(), 'the same objects');
     for (const [key, object] of kustomize) assert.deepEqual(chart.get(key), object, `${key} is the same`);
+
+    // monitoring on: the optional files' objects, and PodMonitors only where their CRD is served
+    const monitoring = ['template', RELEASE, CHART, '--kube-version', server, '--set', 'monitoring.enabled=true', '--show-only', 'templates/monitoring.yaml'];
+    const withCrd = objectsOf(await helm([...monitoring, '--api-versions', 'monitoring.coreos.com/v1/PodMonitor']));
+    const optional = objectsOf(readdirSync('manifests/optional').map((f) => readFileSync(`manifests/optional/${f}`, 'utf8')).join('\n---\n'));
+    assert.deepEqual(withCrd, optional);
+    assert.deepEqual([...objectsOf(await helm(monitoring)).keys()], ['NetworkPolicy/portforward-helpers/helper-metrics-from-monitoring']);
   });
 
   it('kubectl delete -k finishes within 60 s with 20 PortForwards present, and leaves nothing', async (t) => {

@@ -3,11 +3,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { CRD_PATH, renderCrd, toStructural } from '../../scripts/gen-crd.js';
+import { CHART_CRD_PATH, CRD_PATH, renderCrd, toStructural } from '../../scripts/gen-crd.js';
 
 describe('manifests/crd.yaml', () => {
   it('is what npm run crd generates from src/api (run it after changing the schema)', () => {
     assert.equal(readFileSync(CRD_PATH, 'utf8'), renderCrd());
+  });
+
+  it('is what the Helm chart installs, too', () => {
+    assert.equal(readFileSync(CHART_CRD_PATH, 'utf8'), renderCrd());
   });
 
   const crd = parse(renderCrd());
