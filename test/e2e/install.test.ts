@@ -150,7 +150,10 @@ describe('install and uninstall', () => {
       await eventually('the held connection is open', async () => held.output().includes('connected'), 30_000);
       await helm(['upgrade', RELEASE, CHART, '--set', 'operator.settings.LOG_LEVEL=debug', '--wait', '--timeout', '180s']);
       await exec(ns, 'client', ['touch', '/tmp/go']);
-      await eventually('an answer on the connection held through the upgrade', async () => /hello from web/.test(held.output()), 30_000);
+      await eventually('an answer on the connection held through the upgrade', async () => {
+        if (/hello from web/.test(held.output())) return true;
+        throw new Error(`its output: ${JSON.stringify(held.output())}; helpers now: ${(await getJson(['pods', '-n', HELPER_NS])).items.map((p: any) => `${p.metadata.name} ${p.metadata.creationTimestamp}`).join(', ')}`);
+      }, 30_000);
     } finally {
       held.stop();
     }
@@ -158,7 +161,7 @@ describe('install and uninstall', () => {
     assert.ok(env.some((e: any) => e.name === 'LOG_LEVEL' && e.value === 'debug'), 'the upgrade set LOG_LEVEL=debug');
     await eventually('the upgraded operator logs at debug level', async () =>
       (await kubectl(['logs', '-n', OPERATOR_NS, 'deployment/portforward-operator'])).includes('"level":"debug"'), 60_000);
-    assert.match(await client.curl('http://pf-pf-1:10080/'), /hello from web/, 'tunnels serve after the upgrade');
+    assert.match(await client.curl('http://pf-pf-2:10080/'), /hello from web/, 'tunnels serve after the upgrade');
 
     const seconds = await timed(() => helm(['uninstall', RELEASE, '--wait', '--timeout', '60s'], 70_000));
     t.diagnostic(`helm uninstall with ${COUNT} PortForwards: ${seconds.toFixed(1)} s`);
