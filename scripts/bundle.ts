@@ -1,0 +1,52 @@
+// npm run bundle: the kubectl plugin as one file, dist/kubectl-pf, that needs only Node.js (no
+// node_modules, no package.json). CommonJS, because Node loads an extensionless file that has no
+// package.json above it as CommonJS. Any error or warning fails the build.
+import { chmodSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BUNDLE = join(ROOT, 'dist/kubectl-pf');
+
+/**
+ * node-fetch 2 (client-node's) uses Node's own URL and needs whatwg-url only on Node < 10. Bundled,
+ * whatwg-url would load the deprecated punycode module, which Node 22 warns about on every run.
+ */
+const nodeUrl: Plugin = {
+  name: 'whatwg-url-is-node-url',
+  setup(b) {
+    b.onResolve({ filter: /^whatwg-url$/ }, () => ({ path: 'whatwg-url', namespace: 'node-url' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-url' }, () => ({ contents: 'module.exports = { URL };', loader: 'js' }));
+  },
+};
+
+export async function bundlePlugin(outfile = BUNDLE): Promise<void> {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const result = await build({
+    entryPoints: [join(ROOT, 'src/cli/main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // Strict, as the ES modules it is made of. main.ts runs the CLI when it is the process's
+    // entry, which it tells by import.meta.url: here, the bundle's own file.
+    banner: { js: '#!/usr/bin/env node\n"use strict";\nconst importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+    define: { 'import.meta.url': 'importMetaUrl', PF_PLUGIN_VERSION: JSON.stringify(version) },
+    plugins: [nodeUrl],
+    logLevel: 'warning',
+  });
+  if (result.warnings.length > 0) throw new Error(`esbuild warned ${result.warnings.length} time(s): see above`);
+  chmodSync(outfile, 0o755);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  bundlePlugin().then(
+    () => process.stdout.write(`wrote ${BUNDLE}\n`),
+    (err: unknown) => {
+      process.stderr.write(`bundle failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
