@@ -28,12 +28,11 @@ export async function bundlePlugin(outfile = BUNDLE): Promise<void> {
     outfile,
     bundle: true,
     platform: 'node',
-    format: 'cjs',
+    format: 'esm',
     target: 'node20',
-    // Strict, as the ES modules it is made of. main.ts runs the CLI when it is the process's
-    // entry, which it tells by import.meta.url: here, the bundle's own file.
-    banner: { js: '#!/usr/bin/env node\n"use strict";\nconst importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
-    define: { 'import.meta.url': 'importMetaUrl', PF_PLUGIN_VERSION: JSON.stringify(version) },
+    // The CommonJS modules inside (client-node's dependencies) require Node's own modules.
+    banner: { js: '#!/usr/bin/env node\nimport { createRequire } from "node:module";\nconst require = createRequire(import.meta.url);' },
+    define: { PF_PLUGIN_VERSION: JSON.stringify(version) },
     plugins: [nodeUrl],
     logLevel: 'warning',
   });

@@ -63,7 +63,7 @@ describe('kubectl pf with bad arguments: exit 2 and one clear line', () => {
     await rejects(['connect', 'web', ''], /^error: invalid port "": empty/);
     await rejects(['connect', 'web', ':'], /^error: invalid port ":": the remote port is missing/);
   });
-  it('help for something that is not a command, even an Object property', () => rejects(['help', 'constructor'], /^error: unknown command "constructor": use connect, forward or create/));
+  it('help for something that is not a command, even an Object property', () => rejects(['help', 'constructor'], /^error: unknown command "constructor": use connect, forward, create, list, version or completion$/));
   it('forward without a target or ports, or with a bad one', async () => {
     await rejects(['forward'], /^error: TARGET is required: kubectl pf forward TARGET/);
     await rejects(['forward', 'svc/web'], 'error: at least one port is required: kubectl pf forward TARGET [LOCAL:]REMOTE[/udp] ...');
