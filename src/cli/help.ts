@@ -164,9 +164,9 @@ ${GLOBAL}`;
 export const LIST_HELP = `List PortForwards, in the -n namespace (the kubeconfig context's by default) or in all of them.
 
 Columns: NAMESPACE (with -A), NAME, PHASE, TARGET (pod/NAME, svc/NAME, deploy/NAME, ... or
-selector KEY=VALUE; "-n NS" when the target is in another namespace), WAYS IN (the in-cluster
-Service, and "tunnel API" when kubectl pf connect can use it), EXPIRES (when the ttl runs out, else
--) and CONNECTIONS (open through the tunnel, where the operator reports it, else -).
+selector KEY=VALUE; "-n NS" when the target is in another namespace), WAYS IN (as status.access
+lists them: the in-cluster Service, and the tunnel API that kubectl pf connect uses), EXPIRES (when
+the ttl runs out, else -) and CONNECTIONS (open now, where the operator reports them, else -).
 
 Usage:
   kubectl pf list [flags]

@@ -1,7 +1,7 @@
 // The plugin as users install it: the bundle, one file that runs with Node.js alone, and the krew
 // release built from it (archive and manifest).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,9 @@ import { bundlePlugin } from '../../scripts/bundle.js';
 import { buildKrewRelease } from '../../scripts/krew.js';
 import { ARCHIVE_FILES } from '../../scripts/lib/krew-manifest.js';
 import { tarGz } from '../../scripts/lib/tar.js';
+import { kubeconfigFor } from './support/read-only-api.js';
+import { HelperPod, NAMESPACE, readyPortForward, StandInTunnelApi } from './support/stand-in-tunnel-api.js';
+import { exchange } from './support/wire.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -51,6 +54,47 @@ describe('the bundle, dist/kubectl-pf', () => {
     assert.equal(help.stderr, '');
     const version = run(bundle, 'version', '--client');
     assert.deepEqual([version.status, version.stdout, version.stderr], [0, `Client Version: v${VERSION}\n`, '']);
+  });
+
+  describe('against a stand-in tunnel API', () => {
+    const api = new StandInTunnelApi();
+    let helper: HelperPod;
+    let kubeconfig: ReturnType<typeof kubeconfigFor>;
+    let child: ReturnType<typeof spawn> | undefined;
+    before(async () => {
+      await api.start();
+      helper = await HelperPod.start('helper-1');
+      api.helpers.set('helper-1', helper);
+      api.pf = readyPortForward('web', 'helper-1', [{ port: 10080, targetPort: 80 }]);
+      kubeconfig = kubeconfigFor(`http://127.0.0.1:${api.port}`, NAMESPACE);
+    });
+    // here, not in the test: a test that times out must not leave the plugin or the servers running
+    after(() => {
+      child?.kill('SIGKILL');
+      api.stop();
+      helper.stop();
+      kubeconfig.remove();
+    });
+
+    it('connects, with everything the tunnel needs inside the bundle', { timeout: 30_000 }, async () => {
+      const session = spawn(bundle, ['connect', 'web', ':10080', '--address', '127.0.0.1', '--kubeconfig', kubeconfig.file], { cwd: dir });
+      child = session;
+      let out = '';
+      session.stdout.on('data', (d) => (out += d));
+      session.stderr.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => session.on('exit', resolve));
+      const forwarding = await Promise.race([
+        new Promise<RegExpExecArray>((resolve) => session.stdout.on('data', () => {
+          const m = /^Forwarding from 127\.0\.0\.1:(\d+) -> 10080$/m.exec(out);
+          if (m) resolve(m);
+        })),
+        exited.then((code) => assert.fail(`kubectl-pf exited with ${code}: ${out}`)),
+      ]);
+      assert.equal(await exchange(Number(forwarding[1]), 'hello'), 'helper-1:hello');
+      assert.deepEqual(api.tunnels.map((t) => [t.port, t.helper]), [[10080, 'helper-1']]);
+      session.kill('SIGINT');
+      assert.equal(await exited, 0, out);
+    });
   });
 });
 
