@@ -1,7 +1,7 @@
 // npm run bundle: the kubectl plugin as one file, dist/kubectl-pf, that needs only Node.js (no
 // node_modules). An ES module: Node loads an extensionless file as one inside this package (its
 // package.json says type: module, and so does the npm package's), and alone where Node detects
-// module syntax (20.19 and later); the krew archive carries a package.json that says so too. Any
+// module syntax (20.19, 22.7 and later); the krew archive carries a package.json that says so too. Any
 // error or warning fails the build.
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
