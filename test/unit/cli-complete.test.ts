@@ -130,6 +130,22 @@ describe('the completion executables', () => {
     assert.deepEqual(compreply('kubectl-pf', 'connect', 'web', 'some-'), [], 'NoFileComp: no file names for a port');
   });
 
+  const zsh = spawnSync('zsh', ['--version']).status === 0;
+  it('the zsh script offers the candidates, and file names only where cobra allows them', { skip: !zsh && 'no zsh here' }, () => {
+    // compadd and _files exist only inside zsh's completion system: stand-ins that print what they get
+    const complete = (...words: string[]) => {
+      const script = `compdef() { :; }\ncompadd() { print -l -- "$@" }\n_files() { print -- FILES }\n${completionScript('zsh')}\n` +
+        `words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}\n_kubectl_pf`;
+      const r = spawnSync('zsh', ['-f', '-c', script], { env: env(), cwd: dir, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.split('\n').filter(Boolean);
+    };
+    assert.deepEqual(complete('kubectl-pf', 'li'), ['--', 'list']);
+    assert.deepEqual(complete('kubectl-pf', 'list', '-o', ''), ['--', 'yaml', 'json', 'name']);
+    assert.deepEqual(complete('kubectl-pf', 'connect', '--kubeconfig', ''), ['FILES']);
+    assert.deepEqual(complete('kubectl-pf', 'connect', 'web', ''), []);
+  });
+
   it('completion prints a script for bash or zsh, and refuses other shells', async () => {
     assert.match((await runMain('completion', 'zsh')).out.join('\n'), /^compdef _kubectl_pf kubectl-pf$/m);
     assert.deepEqual(await runMain('completion', 'fish'), { code: 2, out: [], err: ['error: unsupported shell "fish": use bash or zsh'] });
