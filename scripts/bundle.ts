@@ -3,8 +3,8 @@
 // package.json says type: module, and so does the npm package's), and alone where Node detects
 // module syntax (20.19, 22.7 and later); the krew archive carries a package.json that says so too. Any
 // error or warning fails the build.
-import { chmodSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 
@@ -37,9 +37,17 @@ export async function bundlePlugin(outfile = BUNDLE): Promise<void> {
     define: { PF_PLUGIN_VERSION: JSON.stringify(version) },
     plugins: [nodeUrl],
     logLevel: 'warning',
+    write: false,
   });
   if (result.warnings.length > 0) throw new Error(`esbuild warned ${result.warnings.length} time(s): see above`);
-  chmodSync(outfile, 0o755);
+  const [output] = result.outputFiles;
+  if (!output || result.outputFiles.length !== 1) throw new Error(`esbuild made ${result.outputFiles.length} files, not one`);
+  // whole or not at all: a failed build leaves no half-written plugin behind
+  mkdirSync(dirname(outfile), { recursive: true });
+  const partial = `${outfile}.partial`;
+  writeFileSync(partial, output.contents);
+  chmodSync(partial, 0o755);
+  renameSync(partial, outfile);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
