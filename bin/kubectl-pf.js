@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `kubectl pf`: kubectl runs this when it is on PATH as kubectl-pf (npm link / npm install -g).
-// It runs the compiled plugin (npm run build); during development use `npm run plugin -- ARGS`.
+// `kubectl pf` from tsc's output (npm run build), for the tests, benchmarks and the demo in this
+// repository. Installs (npm pack, npm link, krew) use the bundle, dist/kubectl-pf (npm run bundle);
+// during development use `npm run plugin -- ARGS`.
 import { existsSync } from 'node:fs';
 
 const compiled = new URL('../dist/src/cli/main.js', import.meta.url);

@@ -18,5 +18,6 @@ trap cleanup EXIT
 bash scripts/cluster/up.sh
 bash scripts/deploy.sh
 npm run -s build # the kubectl plugin runs from dist/
+npm run -s bundle # dist/kubectl-pf, the file users install; test/e2e/plugin.test.ts runs it alone
 export KUBECONFIG="$KUBECONFIG_OUT"
 npm run -s test:e2e

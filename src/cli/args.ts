@@ -16,6 +16,8 @@ export interface FlagSpec {
   list?: boolean;
   /** For a string flag that may be given bare (like --dry-run): the value it then means. */
   bareValue?: string;
+  /** The values it takes, for shell completion (the command checks them). */
+  values?: readonly string[];
 }
 
 export type FlagValue = string | boolean | string[];

@@ -12,10 +12,13 @@ Usage:
   kubectl pf COMMAND [flags]
 
 Commands:
-  connect   Forward local ports to a PortForward (like kubectl port-forward, but it survives pod restarts)
-  forward   Forward local ports to a pod, Service or workload in one command (a PortForward for as long as it runs)
-  create    Create or update a PortForward
-  help      Show help for a command
+  connect     Forward local ports to a PortForward (like kubectl port-forward, but it survives pod restarts)
+  forward     Forward local ports to a pod, Service or workload in one command (a PortForward for as long as it runs)
+  create      Create or update a PortForward
+  list        List PortForwards: phase, target, ways in, expiry, connections
+  version     Print the plugin's version and what the cluster serves
+  completion  Print a shell completion script (bash or zsh) for kubectl-pf run by itself
+  help        Show help for a command
 
 Examples:
   # Tunnel to port 80 of pod nginx as port 10080, then reach it from this machine on localhost:8080
@@ -24,6 +27,9 @@ Examples:
 
   # The same in one command, as with kubectl port-forward
   kubectl pf forward pod/nginx 8080:80
+
+  # Every PortForward of every namespace you can read
+  kubectl pf list -A
 
 ${GLOBAL}
 
@@ -152,5 +158,71 @@ Flags:
       --target-namespace NAME     namespace of the target (default: the PortForward's)
       --dry-run[=client|server]   only print (client) or only validate on the server (server)
   -o, --output yaml|json|name     print the object in this format
+
+${GLOBAL}`;
+
+export const LIST_HELP = `List PortForwards, in the -n namespace (the kubeconfig context's by default) or in all of them.
+
+Columns: NAMESPACE (with -A), NAME, PHASE, TARGET (pod/NAME, svc/NAME, deploy/NAME, ... or
+selector KEY=VALUE; "-n NS" when the target is in another namespace), WAYS IN (as status.access
+lists them: the in-cluster Service, and the tunnel API that kubectl pf connect uses), EXPIRES (when
+the ttl runs out, else -) and CONNECTIONS (open now, where the operator reports them, else -).
+
+Usage:
+  kubectl pf list [flags]
+
+Examples:
+  # The PortForwards of namespace team-a
+  kubectl pf list -n team-a
+
+  # Every PortForward you can read, in every namespace
+  kubectl pf list -A
+
+  # Their names only, e.g. for a script
+  kubectl pf list -o name
+
+Flags:
+  -A, --all-namespaces        list PortForwards of every namespace
+  -o, --output json|yaml|name print the objects in this format instead of a table
+
+${GLOBAL}`;
+
+export const VERSION_HELP = `Print the plugin's version and what the cluster serves.
+
+Without --client it also asks the API server for its Kubernetes version and whether it serves
+PortForwards (portforward.io) and the tunnel API (connect.portforward.io, what kubectl pf connect
+uses). It never fails for the server's sake: an API server it cannot reach is one line saying so.
+
+Usage:
+  kubectl pf version [flags]
+
+Examples:
+  # The plugin and the cluster
+  kubectl pf version
+
+  # The plugin only, without a cluster
+  kubectl pf version --client
+
+Flags:
+      --client          only the plugin's version; no request to the API server
+  -o, --output json|yaml  print the same as an object
+
+${GLOBAL}`;
+
+export const COMPLETION_HELP = `Print a shell completion script for kubectl-pf run by itself.
+
+kubectl (1.26 and later) completes plugin arguments by itself with the executable kubectl_complete-pf
+on PATH, which npm installs next to kubectl-pf (for krew, see the README). This script is for running
+the plugin as kubectl-pf: load it from your shell's startup file.
+
+Usage:
+  kubectl pf completion bash|zsh
+
+Examples:
+  # bash, in ~/.bashrc
+  source <(kubectl-pf completion bash)
+
+  # zsh, in ~/.zshrc (after compinit)
+  source <(kubectl-pf completion zsh)
 
 ${GLOBAL}`;

@@ -62,6 +62,9 @@ function isObjectNotFound(err: unknown, name: string): boolean {
   }
 }
 
+/** What a 404 for the resource type itself means. */
+export const NO_PORTFORWARD_TYPE = `the server does not know PortForwards (${PLURAL}.${GROUP}): is the PortForward operator installed?`;
+
 export type GetResult = { found: true; pf: PortForward } | { found: false; message: string; missingType: boolean };
 
 /** Reads a PortForward; a missing object or a missing CRD comes back as a message, other errors throw. */
@@ -78,7 +81,7 @@ export async function getPortForward(kc: KubeConfig, namespace: string, name: st
       return {
         found: false,
         missingType: true,
-        message: `the server does not know PortForwards (${PLURAL}.${GROUP}): is the PortForward operator installed?`,
+        message: NO_PORTFORWARD_TYPE,
       };
     }
     throw err;

@@ -3,48 +3,20 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../api/duration.js';
-import { boolFlag, GLOBAL_FLAGS, listFlag, parseArgs, stringFlag, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
+import { boolFlag, GLOBAL_FLAGS, listFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
+import { COMMAND_LIST, commandNamed, splitCommand, type CommandName } from './commands.js';
+import { complete, completionLines } from './complete.js';
+import { apiLookups } from './complete-lookups.js';
+import { completionScript } from './completion-scripts.js';
 import { runConnect, type Output } from './connect.js';
 import { buildPortForward, parseDryRun, parseOutput, runCreate } from './create.js';
 import { forwardTtl, runForward } from './forward.js';
 import { parseForwardArgs } from './forward-target.js';
-import { CONNECT_HELP, CREATE_HELP, FORWARD_HELP, ROOT_HELP } from './help.js';
+import { ROOT_HELP } from './help.js';
 import { apiErrorMessage, loadKube } from './kube.js';
+import { runList } from './list.js';
 import { parseAddresses, parseForwardPort, parseTargetForwardPort } from './ports.js';
-
-const CONNECT_FLAGS: FlagSpec[] = [
-  ...GLOBAL_FLAGS,
-  { name: 'address', type: 'string', list: true },
-  { name: 'ready-timeout', type: 'string' },
-];
-
-const CREATE_FLAGS: FlagSpec[] = [
-  ...GLOBAL_FLAGS,
-  { name: 'pod', type: 'string' },
-  { name: 'selector', short: 'l', type: 'string' },
-  { name: 'target', type: 'string' },
-  { name: 'port', short: 'p', type: 'string', list: true },
-  { name: 'ttl', type: 'string' },
-  { name: 'target-namespace', type: 'string' },
-  { name: 'dry-run', type: 'string', bareValue: 'client' },
-  { name: 'output', short: 'o', type: 'string' },
-];
-
-const FORWARD_FLAGS: FlagSpec[] = [
-  ...CONNECT_FLAGS,
-  { name: 'selector', short: 'l', type: 'string' },
-  { name: 'ttl', type: 'string' },
-  { name: 'keep', type: 'boolean' },
-];
-
-const HELP: Record<string, string> = { connect: CONNECT_HELP, create: CREATE_HELP, forward: FORWARD_HELP };
-const FLAGS: Record<string, FlagSpec[]> = { connect: CONNECT_FLAGS, create: CREATE_FLAGS, forward: FORWARD_FLAGS };
-const COMMANDS = 'connect, forward or create';
-
-/** A table's own entry only: `help constructor` is not a command. */
-function entry<T>(table: Record<string, T>, key: string | undefined): T | undefined {
-  return key !== undefined && Object.hasOwn(table, key) ? table[key] : undefined;
-}
+import { parseVersionOutput, runVersion } from './version.js';
 
 export interface MainOptions {
   io?: Output;
@@ -58,25 +30,6 @@ const processIo: Output = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
-
-/** The global flags that take a value as the next argument, as GLOBAL_FLAGS declares them. */
-const GLOBAL_VALUE_FLAGS = new Set(
-  GLOBAL_FLAGS.filter((f) => f.type === 'string').flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])]),
-);
-
-/** Finds the command word, skipping global flags (and their values) in front of it. */
-function splitCommand(argv: readonly string[]): { command: string | undefined; rest: string[] } {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') break;
-    if (arg.startsWith('-') && arg !== '-') {
-      if (GLOBAL_VALUE_FLAGS.has(arg)) i++;
-      continue;
-    }
-    return { command: arg, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
-  }
-  return { command: undefined, rest: [...argv] };
-}
 
 function kubeFlags(args: ParsedArgs): { kubeconfig?: string; context?: string; namespace?: string } {
   return { kubeconfig: stringFlag(args, 'kubeconfig'), context: stringFlag(args, 'context'), namespace: stringFlag(args, 'namespace') };
@@ -161,33 +114,67 @@ async function create(args: ParsedArgs, io: Output): Promise<number> {
   return runCreate({ kc: kube?.kc, manifest, dryRun, output, io });
 }
 
+async function list(args: ParsedArgs, io: Output): Promise<number> {
+  if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}": list takes no NAME (use kubectl get portforward NAME)`);
+  const output = parseOutput(stringFlag(args, 'output'));
+  const { kc, namespace } = loadKube(kubeFlags(args));
+  return runList({ kc, namespace, allNamespaces: boolFlag(args, 'all-namespaces'), output, io });
+}
+
+async function version(args: ParsedArgs, io: Output): Promise<number> {
+  if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}": version takes none`);
+  const output = parseVersionOutput(stringFlag(args, 'output'));
+  return runVersion({ kube: () => loadKube(kubeFlags(args)).kc, clientOnly: boolFlag(args, 'client'), output, io });
+}
+
+/** Shell completion: always exit 0 and nothing on stderr, which kubectl passes to the terminal. */
+async function completeWords(words: string[], io: Output): Promise<number> {
+  for (const line of completionLines(await complete(words.length ? words : [''], apiLookups))) io.out(line);
+  return 0;
+}
+
+async function run(command: CommandName, args: ParsedArgs, options: MainOptions, io: Output): Promise<number> {
+  switch (command) {
+    case 'connect':
+      return connect(args, options, io);
+    case 'forward':
+      return forward(args, options, io);
+    case 'create':
+      return create(args, io);
+    case 'list':
+      return list(args, io);
+    case 'version':
+      return version(args, io);
+    case 'completion':
+      io.out(completionScript(args.positionals[0]));
+      return 0;
+  }
+}
+
 /** Runs `kubectl pf ARGS...` and returns the exit code. */
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const io = options.io ?? processIo;
   try {
     const { command, rest } = splitCommand(argv);
+    if (command === '__complete') return await completeWords(rest, io);
     if (command === undefined || command === 'help') {
       const args = parseArgs(rest, GLOBAL_FLAGS);
       const topic = command === 'help' ? args.positionals[0] : undefined;
-      if (topic !== undefined && !entry(HELP, topic)) throw new UsageError(`unknown command "${topic}": use ${COMMANDS}`);
+      if (topic !== undefined && !commandNamed(topic)) throw new UsageError(`unknown command "${topic}": use ${COMMAND_LIST}`);
       if (command === undefined && !boolFlag(args, 'help') && rest.length > 0) {
-        throw new UsageError('a command is required: kubectl pf connect|forward|create ... (see kubectl pf --help)');
+        throw new UsageError('a command is required: kubectl pf connect|forward|create|list|version ... (see kubectl pf --help)');
       }
-      io.out(entry(HELP, topic) ?? ROOT_HELP);
+      io.out(commandNamed(topic)?.help ?? ROOT_HELP);
       return 0;
     }
-    const flags = entry(FLAGS, command);
-    if (flags) {
-      const args = parseArgs(rest, flags);
-      if (boolFlag(args, 'help')) {
-        io.out(HELP[command] as string);
-        return 0;
-      }
-      if (command === 'connect') return await connect(args, options, io);
-      if (command === 'forward') return await forward(args, options, io);
-      return await create(args, io);
+    const found = commandNamed(command);
+    if (!found) throw new UsageError(`unknown command "${command}" for "kubectl pf": use ${COMMAND_LIST} (see kubectl pf --help)`);
+    const args = parseArgs(rest, found.flags);
+    if (boolFlag(args, 'help')) {
+      io.out(found.help);
+      return 0;
     }
-    throw new UsageError(`unknown command "${command}" for "kubectl pf": use ${COMMANDS} (see kubectl pf --help)`);
+    return await run(found.name, args, options, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`error: ${err.message}`);
@@ -198,7 +185,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   }
 }
 
-/** The process entry point: bin/kubectl-pf.js, or `tsx src/cli/main.ts`. */
+/** The process entry point: the bundle (dist/kubectl-pf), bin/kubectl-pf.js, or `tsx src/cli/main.ts`. */
 export function runCli(): void {
   void main(process.argv.slice(2), { crashGuard: true }).then((code) => process.exit(code));
 }

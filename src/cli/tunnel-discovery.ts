@@ -6,8 +6,8 @@ import { apiGet, refusalMessage } from './api-request.js';
 
 export type TunnelApi = { served: true; problem?: string } | { served: false };
 
-export async function discoverTunnelApi(kc: KubeConfig): Promise<TunnelApi> {
-  const { status, body } = await apiGet(kc, `/apis/${API_GROUP}/${API_VERSION}`);
+export async function discoverTunnelApi(kc: KubeConfig, timeoutMs?: number): Promise<TunnelApi> {
+  const { status, body } = await apiGet(kc, `/apis/${API_GROUP}/${API_VERSION}`, timeoutMs);
   if (status >= 200 && status < 300) return { served: true };
   // 404: no APIService for the group. Anything else (503 while the gateway is down, say) means it
   // is registered: use it, and let each tunnel report what is wrong.

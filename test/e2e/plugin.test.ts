@@ -1,7 +1,7 @@
 // kubectl pf: a local port carried to a PortForward, surviving what kills kubectl port-forward.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,9 +10,10 @@ import { HELPER_NS, helpersOf, loopbackTarget, portForward, waitReady, namespace
 
 const PLUGIN = 'bin/kubectl-pf.js';
 
-/** Starts `kubectl pf ARGS` in the background; output() is everything it printed so far. */
-function plugin(args: string[], kubeconfig = KUBECONFIG) {
-  const child = spawn('node', [PLUGIN, '--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `kubectl pf ARGS` in the background (by default from tsc's output); output() is everything it printed so far. */
+function plugin(args: string[], kubeconfig = KUBECONFIG, command = ['node', PLUGIN]) {
+  const [file, ...leading] = command as [string, ...string[]];
+  const child = spawn(file, [...leading, '--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -163,5 +164,72 @@ describe('kubectl pf create', () => {
     const both = spawnSync('node', [PLUGIN, '--kubeconfig', KUBECONFIG, 'create', 'x', '-n', ns.name, '--pod', 'web', '--selector', 'app=web', '--port', '80'], { encoding: 'utf8' });
     assert.equal(both.status, 2);
     assert.equal(both.stderr.trim(), 'error: set exactly one of --pod (a pod name), --selector (labels of the pods to reach) or --target (svc/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or pod/NAME)');
+  });
+});
+
+describe('kubectl pf installed: the bundle alone in a folder, as npm or krew install it', () => {
+  let ns: Awaited<ReturnType<typeof testNamespace>>;
+  let dir = '';
+  let bundle = '';
+  before(async () => {
+    ns = await namespaceWithTarget('e2e-bundle');
+    await apply(portForward(ns.name, 'web', { target: { pod: 'web' }, ports: [{ port: 10080, targetPort: 8080 }] }));
+    await waitReady(ns.name, 'web');
+    // outside the repository: no node_modules, no package.json above it (npm test bundles it first)
+    dir = mkdtempSync(join(tmpdir(), 'kubectl-pf-installed-'));
+    bundle = join(dir, 'kubectl-pf');
+    copyFileSync('dist/kubectl-pf', bundle);
+    copyFileSync('bin/kubectl_complete-pf', join(dir, 'kubectl_complete-pf'));
+    chmodSync(bundle, 0o755);
+    chmodSync(join(dir, 'kubectl_complete-pf'), 0o755);
+  });
+  after(async () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    await ns?.remove();
+  });
+
+  it('connects to the PortForward', async () => {
+    const session = plugin(['connect', '-n', ns.name, 'web', '32090:10080'], KUBECONFIG, [bundle]);
+    try {
+      await eventually('listening', async () => session.output().includes('Forwarding from 127.0.0.1:32090'), 30_000);
+      assert.match(await eventually('an answer', () => httpGet('http://127.0.0.1:32090/').catch(() => undefined), 30_000), /hello from web/);
+    } finally {
+      session.stop();
+    }
+    assert.equal(await session.exited, 0, session.output());
+  });
+
+  it('lists it, in its namespace and with -A', () => {
+    const listed = spawnSync(bundle, ['--kubeconfig', KUBECONFIG, 'list', '-n', ns.name], { cwd: dir, encoding: 'utf8' });
+    assert.equal(listed.status, 0, listed.stderr);
+    const [header, row, ...more] = listed.stdout.trimEnd().split('\n');
+    assert.match(header!, /^NAME +PHASE +TARGET +WAYS IN +EXPIRES +CONNECTIONS$/);
+    assert.match(row!, /^web +Ready +pod\/web +svc\/pf-web, tunnel API +- +\S+$/);
+    assert.deepEqual(more, []);
+    const all = spawnSync(bundle, ['--kubeconfig', KUBECONFIG, 'list', '-A'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(all.status, 0, all.stderr);
+    assert.match(all.stdout, new RegExp(`^${ns.name} +web +Ready +pod/web `, 'm'));
+  });
+
+  it('completes its name, for kubectl through kubectl_complete-pf on PATH', () => {
+    const env = { ...process.env, PATH: `${dir}:${process.env.PATH}`, KUBECONFIG };
+    const lines = (r: ReturnType<typeof spawnSync>) => String(r.stdout).split('\n').filter(Boolean);
+    const own = spawnSync(join(dir, 'kubectl_complete-pf'), ['connect', '-n', ns.name, ''], { cwd: dir, env, encoding: 'utf8' });
+    assert.equal(own.status, 0, own.stderr);
+    assert.deepEqual(lines(own), ['web', ':4']);
+    // what the shell asks when the user types `kubectl pf connect -n NS <TAB>`
+    const viaKubectl = spawnSync('kubectl', ['__complete', 'pf', 'connect', '-n', ns.name, ''], { cwd: dir, env, encoding: 'utf8' });
+    assert.equal(viaKubectl.status, 0, viaKubectl.stderr);
+    assert.ok(lines(viaKubectl).includes('web'), String(viaKubectl.stdout));
+    assert.equal(lines(viaKubectl).at(-1), ':4');
+  });
+
+  it('prints its version and what the cluster serves', () => {
+    const r = spawnSync(bundle, ['--kubeconfig', KUBECONFIG, 'version'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^Client Version: v\d+\.\d+\.\d+/);
+    assert.match(r.stdout, /^Server Version: v1\./m);
+    assert.match(r.stdout, /^PortForwards \(portforward\.io\/v1alpha1\): served$/m);
+    assert.match(r.stdout, /^Tunnel API \(connect\.portforward\.io\/v1alpha1\): served$/m);
   });
 });

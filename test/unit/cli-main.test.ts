@@ -30,11 +30,15 @@ describe('kubectl pf help', () => {
       assert.match(r.out.join('\n'), /connect +Forward local ports/);
       assert.match(r.out.join('\n'), /create +Create or update a PortForward/);
       assert.match(r.out.join('\n'), /forward +Forward local ports to a pod, Service or workload/);
+      assert.match(r.out.join('\n'), /list +List PortForwards/);
+      assert.match(r.out.join('\n'), /version +Print the plugin's version/);
+      assert.match(r.out.join('\n'), /completion +Print a shell completion script/);
+      assert.doesNotMatch(r.out.join('\n'), /__complete/);
     }
   });
 
   it('every command has --help with examples', async () => {
-    for (const command of ['connect', 'forward', 'create']) {
+    for (const command of ['connect', 'forward', 'create', 'list', 'version', 'completion']) {
       for (const argv of [[command, '--help'], [command, '-h'], ['help', command], ['-n', 'x', command, 'web', '--help']]) {
         const r = await run(...argv);
         assert.equal(r.code, 0, argv.join(' '));
@@ -63,7 +67,7 @@ describe('kubectl pf with bad arguments: exit 2 and one clear line', () => {
     await rejects(['connect', 'web', ''], /^error: invalid port "": empty/);
     await rejects(['connect', 'web', ':'], /^error: invalid port ":": the remote port is missing/);
   });
-  it('help for something that is not a command, even an Object property', () => rejects(['help', 'constructor'], /^error: unknown command "constructor": use connect, forward or create/));
+  it('help for something that is not a command, even an Object property', () => rejects(['help', 'constructor'], /^error: unknown command "constructor": use connect, forward, create, list, version or completion$/));
   it('forward without a target or ports, or with a bad one', async () => {
     await rejects(['forward'], /^error: TARGET is required: kubectl pf forward TARGET/);
     await rejects(['forward', 'svc/web'], 'error: at least one port is required: kubectl pf forward TARGET [LOCAL:]REMOTE[/udp] ...');
@@ -84,6 +88,12 @@ describe('kubectl pf with bad arguments: exit 2 and one clear line', () => {
     rejects(['create', 'web', '--port', '80', '--dry-run'], 'error: set exactly one of --pod (a pod name), --selector (labels of the pods to reach) or --target (svc/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or pod/NAME)'));
   it('create with a spec the operator would refuse', () =>
     rejects(['create', 'web', '--pod', 'nginx', '-p', '80,80', '--dry-run'], 'error: spec.ports: each port may appear only once per protocol'));
+  it('list with a NAME, or an output it does not print', async () => {
+    await rejects(['list', 'web'], 'error: unexpected argument "web": list takes no NAME (use kubectl get portforward NAME)');
+    await rejects(['list', '-o', 'wide'], 'error: invalid --output "wide": use yaml, json or name');
+    await rejects(['list', '--watch'], 'error: unknown flag: --watch');
+  });
+  it('the hidden completion command is no help topic', () => rejects(['help', '__complete'], /^error: unknown command "__complete"/));
   it('create with an unknown output format', () =>
     rejects(['create', 'web', '--pod', 'nginx', '-p', '80', '--dry-run', '-o', 'wide'], 'error: invalid --output "wide": use yaml, json or name'));
 });
