@@ -1,11 +1,12 @@
 // Helpers for end-to-end tests: the real kubectl against the local cluster, and polling.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 
-export const KUBECONFIG = process.env.KUBECONFIG ?? `${process.cwd()}/.cluster/kubeconfig`;
+export const KUBECONFIG = resolve(process.env.KUBECONFIG ?? '.cluster/kubeconfig'); // absolute: tests run tools from other folders
 export const TOOLBOX_IMAGE = 'localhost/toolbox:dev';
 
 /** Runs kubectl and returns its stdout; throws with stderr on failure. */
