@@ -145,7 +145,9 @@ describe('install and uninstall', () => {
       'import socket,os,time\n' +
         's=socket.create_connection(("pf-pf-0",10080),timeout=120);print("connected",flush=True)\n' +
         'while not os.path.exists("/tmp/go"): time.sleep(0.2)\n' +
-        's.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n");print(s.recv(4096).decode(),flush=True)']);
+        's.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n");answer=b""\n' +
+        'while (d := s.recv(4096)): answer += d\n' + // the headers and the body may come in separate reads
+        'print(answer.decode(),flush=True)']);
     try {
       await eventually('the held connection is open', async () => held.output().includes('connected'), 30_000);
       await helm(['upgrade', RELEASE, CHART, '--set', 'operator.settings.LOG_LEVEL=debug', '--wait', '--timeout', '180s']);
