@@ -3,11 +3,8 @@
 // refuses the SPDY tunnel as API servers before 1.31 do) and relays each stream to a small TCP
 // server per "pod" that answers "<pod>:<what it got>".
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { PortForward } from '../../src/api/index.js';
@@ -15,6 +12,7 @@ import { main } from '../../src/cli/main.js';
 import { snapshotOf, transitionLine } from '../../src/cli/tunnel-state.js';
 import { WebSocketServer } from 'ws';
 import { exchange } from './support/wire.js';
+import { kubeconfigFor } from './support/read-only-api.js';
 
 const PF_PATH = '/apis/portforward.io/v1alpha1/namespaces/team-a/portforwards';
 // This stand-in serves no connect.portforward.io (discovery answers 404): connect falls back to pods/portforward.
@@ -199,7 +197,7 @@ async function localPortOf(s: Session): Promise<number> {
 
 describe('kubectl pf connect', () => {
   const api = new FakeApiServer();
-  let dir = '';
+  let config: { file: string; remove: () => void } | undefined;
   let kubeconfig = '';
   const backends: net.Server[] = [];
 
@@ -214,24 +212,14 @@ describe('kubectl pf connect', () => {
     const closed = await podBackend('closed');
     api.pods.set('broken-helper', (closed.address() as net.AddressInfo).port);
     closed.close();
-    dir = mkdtempSync(join(tmpdir(), 'kubectl-pf-'));
-    kubeconfig = join(dir, 'config');
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "http://127.0.0.1:${api.port}", insecure-skip-tls-verify: true}}]
-users: [{name: me, user: {token: secret}}]
-contexts: [{name: fake, context: {cluster: fake, user: me}}]
-current-context: fake
-`,
-    );
+    config = kubeconfigFor(`http://127.0.0.1:${api.port}`);
+    kubeconfig = config.file;
   });
 
   after(() => {
     api.stop();
     for (const b of backends) b.close();
-    rmSync(dir, { recursive: true, force: true });
+    config?.remove();
   });
 
   it('forwards a local port to the helper pod, prints what kubectl prints, and stops cleanly on Ctrl-C', async () => {
