@@ -57,8 +57,7 @@ interface PathResult {
 }
 
 /** A server that sends BULK_BYTES to each client, then closes. */
-const bulkServer = (host: string, port: number) =>
-  `socat TCP-LISTEN:${port},bind=${host},fork,reuseaddr SYSTEM:'head -c ${BULK_BYTES} /dev/zero'`;
+const bulkServer = (host: string, port: number) => `python3 /bench/bulk_server.py ${host} ${port} ${BULK_BYTES}`;
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
 
@@ -72,7 +71,7 @@ async function setup() {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: 'bench-scripts', namespace: NS },
-    data: { 'echo_server.py': script('echo_server.py'), 'latency_client.py': script('latency_client.py'), 'bulk_client.py': script('bulk_client.py') },
+    data: Object.fromEntries(['echo_server.py', 'latency_client.py', 'bulk_client.py', 'bulk_server.py'].map((name) => [name, script(name)])),
   });
   const pod = (name: string, command: string, nodeName: string) => ({
     apiVersion: 'v1',

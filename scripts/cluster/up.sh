@@ -70,7 +70,7 @@ prepare_host() {
 write_node_configs() {
   local n=$1 state run node
   state=$(node_state "$n") run=$(node_run "$n") node=$(node_name "$n")
-  mkdir -p "$state/cni/net.d" "$run"
+  mkdir -p "$state/cni/net.d" "$state/pod-logs" "$run"
   cat >"$state/cni/net.d/10-pfdev.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
@@ -127,6 +127,9 @@ clusterDNS: [$DNS_SVC_IP]
 clusterDomain: cluster.local
 resolvConf: $STATE/etc/resolv.conf
 maxPods: 500
+# Each kubelet its own log folder: both share this host's filesystem, and a kubelet's log GC
+# deletes the folders of pods it does not know, so in /var/log/pods they removed each other's.
+podLogsDir: $state/pod-logs
 serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
