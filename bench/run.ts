@@ -25,6 +25,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 300); // short conne
 const DNS_LIKE_RATE = '800K'; // 1000 datagrams/s of 100 bytes: a busy DNS or syslog client
 const BULK_BYTES = Number(process.env.BENCH_BULK_BYTES ?? 1 << 30); // one download per path
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+/** BENCH_PATHS=1,3,6 measures only those paths (while working on one); all by default. */
+const ONLY = process.env.BENCH_PATHS?.split(',').map((n) => n.trim());
+const wanted = (path: string) => !ONLY || ONLY.some((n) => path.startsWith(`(${n})`));
 
 interface Endpoint {
   where: 'pod' | 'machine';
@@ -257,15 +260,15 @@ const fmt = (v: number | undefined, digits = 2) => (v === undefined || v === nul
 const ratio = (v: number | undefined, base: number | undefined) => (v && base ? `${(v / base).toFixed(2)}x` : '-');
 
 function table(results: PathResult[]) {
-  const direct = results[0]!;
+  const direct = results.find((r) => r.path.startsWith('(1)'));
   const pfTarget = results.find((r) => r.path.startsWith('(3)'));
   const rows = results.map((r) => [
     r.path,
-    `${fmt(r.tcp1Gbps)} (${ratio(r.tcp1Gbps, direct.tcp1Gbps)} / ${ratio(r.tcp1Gbps, pfTarget?.tcp1Gbps)})`,
-    `${fmt(r.tcp4Gbps)} (${ratio(r.tcp4Gbps, direct.tcp4Gbps)})`,
-    `${fmt(r.bulkGbps)} (${ratio(r.bulkGbps, direct.bulkGbps)} / ${ratio(r.bulkGbps, pfTarget?.bulkGbps)})`,
+    `${fmt(r.tcp1Gbps)} (${ratio(r.tcp1Gbps, direct?.tcp1Gbps)} / ${ratio(r.tcp1Gbps, pfTarget?.tcp1Gbps)})`,
+    `${fmt(r.tcp4Gbps)} (${ratio(r.tcp4Gbps, direct?.tcp4Gbps)})`,
+    `${fmt(r.bulkGbps)} (${ratio(r.bulkGbps, direct?.bulkGbps)} / ${ratio(r.bulkGbps, pfTarget?.bulkGbps)})`,
     r.serverCpuSecondsPerGB === undefined ? 'n/a' : `${fmt(r.relayCpuSecondsPerGB, 3).replace('failed', '-')} / ${fmt(r.serverCpuSecondsPerGB, 3)}`,
-    r.p50Ms === undefined ? 'failed' : `${fmt(r.p50Ms)} / ${fmt(r.p99Ms)} (+${fmt(r.p50Ms - (direct.p50Ms ?? 0))})${r.connectErrors ? `, ${r.connectErrors} errors` : ''}`,
+    r.p50Ms === undefined ? 'failed' : `${fmt(r.p50Ms)} / ${fmt(r.p99Ms)} (+${fmt(r.p50Ms - (direct?.p50Ms ?? 0))})${r.connectErrors ? `, ${r.connectErrors} errors` : ''}`,
     r.stalledP50Ms === undefined ? (r.path.includes('port-forward') || r.path.includes('connect') ? 'failed' : 'n/a') : fmt(r.stalledP50Ms),
     r.udpMbps === undefined ? 'n/a' : `${fmt(r.udpMbps, 0)} Mbit/s, ${fmt(r.udpLossPct, 1)}% lost; DNS-rate ${fmt(r.udpDnsLossPct, 1)}% lost`,
   ]);
@@ -288,14 +291,17 @@ async function main() {
   log('setting up the target, the client, a PortForward and a classic relay');
   const s = await setup();
   const results: PathResult[] = [];
-  results.push(await measure('(1) direct pod-to-pod', { where: 'pod', host: s.targetIP, iperf: 5201, echo: 7001, bulk: 7003, udp: true, cpu: { server: s.targetUID } }));
-  results.push(await measure('(2) PortForward Service', { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, bulk: 7004, udp: true, cpu: { relay: s.helperUID, server: s.targetUID } }));
   const kubectlArgs = (pod: string, ns: string) => ['--kubeconfig', KUBECONFIG, 'port-forward', '-n', ns, `pod/${pod}`];
-  results.push(await viaLocal('(3) kubectl port-forward to target', 'kubectl', [...kubectlArgs('target', NS), '15202:5202', '17002:7002', '17004:7004'], [15202, 17002, 17004]));
-  results.push(await viaLocal('(4) kubectl port-forward to helper', 'kubectl', [...kubectlArgs(s.helperPod, HELPER_NS), '25202:5202', '27002:7002', '27004:7004'], [25202, 27002, 27004]));
-  results.push(await measure('(5) classic exec relay', { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, bulk: 7004, udp: false, cpu: { relay: s.classicUID, server: s.targetUID } }));
   const connectArgs = ['bin/kubectl-pf.js', 'connect', '-n', NS, 'bench', '35202:5202', '35202:5202/udp', '37002:7002', '37004:7004'];
-  results.push(await viaLocal('(6) kubectl pf connect (tunnel API)', 'node', connectArgs, [35202, 37002, 37004], true));
+  const paths: [string, () => Promise<PathResult>][] = [
+    ['(1) direct pod-to-pod', () => measure('(1) direct pod-to-pod', { where: 'pod', host: s.targetIP, iperf: 5201, echo: 7001, bulk: 7003, udp: true, cpu: { server: s.targetUID } })],
+    ['(2) PortForward Service', () => measure('(2) PortForward Service', { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, bulk: 7004, udp: true, cpu: { relay: s.helperUID, server: s.targetUID } })],
+    ['(3) kubectl port-forward to target', () => viaLocal('(3) kubectl port-forward to target', 'kubectl', [...kubectlArgs('target', NS), '15202:5202', '17002:7002', '17004:7004'], [15202, 17002, 17004])],
+    ['(4) kubectl port-forward to helper', () => viaLocal('(4) kubectl port-forward to helper', 'kubectl', [...kubectlArgs(s.helperPod, HELPER_NS), '25202:5202', '27002:7002', '27004:7004'], [25202, 27002, 27004])],
+    ['(5) classic exec relay', () => measure('(5) classic exec relay', { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, bulk: 7004, udp: false, cpu: { relay: s.classicUID, server: s.targetUID } })],
+    ['(6) kubectl pf connect (tunnel API)', () => viaLocal('(6) kubectl pf connect (tunnel API)', 'node', connectArgs, [35202, 37002, 37004], true)],
+  ];
+  for (const [path, run] of paths) if (wanted(path)) results.push(await run());
 
   const out = { date: new Date().toISOString(), placement: s.placement, secondsPerRun: SECONDS, connectionsPerRun: CONNECTIONS, results };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });

@@ -19,6 +19,7 @@ import { TunnelSession } from './tunnel-session.js';
 import { openWhenReady, snapshotOf, transitionLine, TunnelState, type Snapshot } from './tunnel-state.js';
 import { UdpForward } from './udp-forward.js';
 import { PortForwardWatch } from './watch.js';
+import { widenHeapGrowth } from '../util/heap-growth.js';
 
 export interface Output {
   out: (line: string) => void;
@@ -87,6 +88,7 @@ function boundPort(server: Server): number {
 }
 
 export async function runConnect(o: ConnectOptions): Promise<number> {
+  widenHeapGrowth(); // a tunnel's throughput is otherwise spent marking client-node's heap
   const { io } = o;
   const ref = `${o.namespace}/${o.name}`;
   const [got, tunnelApi] = await Promise.all([getPortForward(o.kc, o.namespace, o.name), o.tunnelApi ?? discoverTunnelApi(o.kc)]);

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { WebSocket } from 'ws';
 import { StreamMux } from '../tunnel/mux.js';
+import { WebSocketChannel } from '../tunnel/ws-channel.js';
 import { tunnelPath, type TunnelProtocol } from '../tunnel/protocol.js';
 import type { PodRef } from './pod-port.js';
 import { openTunnelWebSocket } from './tunnel-websocket.js';
@@ -48,7 +49,8 @@ export class TunnelSession {
     private readonly ws: WebSocket,
     readonly helper: PodRef,
   ) {
-    this.mux = new StreamMux((m) => this.send(m), {
+    const channel = new WebSocketChannel(ws, () => this.mux.drained());
+    this.mux = new StreamMux(channel.send, {
       open: (id) => this.mux.reset(id, 'the gateway cannot open streams'),
       datagram: (id, payload) => this.datagramHandler?.(id, payload),
     });
@@ -118,10 +120,6 @@ export class TunnelSession {
 
   close(): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000, 'done');
-  }
-
-  private send(message: Buffer): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(message);
   }
 
   private finish(why: string): void {

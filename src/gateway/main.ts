@@ -4,6 +4,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import { ApiregistrationV1Api, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { describeError } from '../kube/errors.js';
+import { widenHeapGrowth } from '../util/heap-growth.js';
 import { createLogger } from '../observability/logger.js';
 import { loadGatewayConfig } from './config.js';
 import { AUTH_CONFIGMAP, frontProxySettings, type FrontProxySettings } from './front-proxy.js';
@@ -14,6 +15,7 @@ const REFRESH_MS = 60_000;
 const SHUTDOWN_GRACE_MS = 5_000;
 
 async function main(): Promise<void> {
+  widenHeapGrowth();
   const config = loadGatewayConfig();
   const log = createLogger(config.logLevel, 'portforward-gateway');
   const kc = new KubeConfig();

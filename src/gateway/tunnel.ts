@@ -3,8 +3,9 @@
 // sender gets a socket of its own towards the helper, so replies come back to the right sender.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, isIPv6 } from 'node:net';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { StreamMux } from '../tunnel/mux.js';
+import { WebSocketChannel } from '../tunnel/ws-channel.js';
 import type { TunnelProtocol } from '../tunnel/protocol.js';
 import type { Endpoint } from './resolve.js';
 
@@ -21,11 +22,9 @@ export interface TunnelOptions {
 }
 
 export function serveTunnel(ws: WebSocket, o: TunnelOptions): void {
-  const send = (message: Buffer): void => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(message);
-  };
+  const channel = new WebSocketChannel(ws, () => mux.drained());
   const udp = o.protocol === 'udp' ? new UdpSessions(o.endpoint, o.maxStreams, (id, m) => mux.datagram(id, m)) : undefined;
-  const mux: StreamMux = new StreamMux(send, {
+  const mux: StreamMux = new StreamMux(channel.send, {
     open: (id) => {
       if (udp) return mux.reset(id, 'this tunnel carries UDP datagrams, not connections');
       if (mux.openStreams >= o.maxStreams) {

@@ -14,8 +14,12 @@ import {
   type FrameType,
 } from './protocol.js';
 
-/** Where frames go: one binary message each (the WebSocket's send). */
-export type SendMessage = (message: Buffer) => void;
+/**
+ * Where frames go: one binary message each (the WebSocket's send). It returns false when the
+ * channel holds too much unsent: the streams stop reading their sockets until drained() is called,
+ * so a busy tunnel's backlog stays in the kernel's socket buffers, not in this process's memory.
+ */
+export type SendMessage = (message: Buffer) => boolean | void;
 
 export interface MuxEvents {
   /** The peer opened stream `id`: attach a socket to it, or reset it. (Gateway side.) */
@@ -48,6 +52,8 @@ export class StreamMux {
   private nextId = 1;
   /** Window granted beyond the initial one, over all streams: bounded by TUNNEL_WINDOW_GROWTH. */
   private grown = 0;
+  /** The channel said it is full: no stream reads until drained(). */
+  private channelFull = false;
 
   constructor(
     private readonly send: SendMessage,
@@ -126,7 +132,8 @@ export class StreamMux {
         failure = err;
       });
       socket.on('close', () => this.closed(id, s, failure));
-      socket.resume();
+      if (this.channelFull) socket.pause();
+      else socket.resume();
     });
   }
 
@@ -144,6 +151,12 @@ export class StreamMux {
     this.frame(FRAME.datagram, id, payload);
   }
 
+  /** The channel took what it held: streams that are not waiting for credit read again. */
+  drained(): void {
+    this.channelFull = false;
+    for (const s of this.streams.values()) if (s.held.length === 0 && !s.socketEnded) s.socket.resume();
+  }
+
   /** The channel is gone: every stream ends with `reason`. */
   closeAll(reason: string): void {
     for (const [id, s] of this.streams) {
@@ -154,7 +167,11 @@ export class StreamMux {
   }
 
   private frame(type: FrameType, id: number, payload?: Buffer | string): void {
-    this.send(encodeFrame(type, id, payload));
+    this.emit(encodeFrame(type, id, payload));
+  }
+
+  private emit(message: Buffer): void {
+    if (this.send(message) === false) this.channelFull = true;
   }
 
   private forward(id: number, s: Stream, chunk: Buffer): void {
@@ -167,7 +184,7 @@ export class StreamMux {
         s.held.push(piece);
       }
     }
-    if (s.held.length > 0) s.socket.pause();
+    if (s.held.length > 0 || this.channelFull) s.socket.pause();
   }
 
   private credited(id: number, s: Stream, bytes: number): void {
@@ -179,7 +196,7 @@ export class StreamMux {
     }
     if (s.held.length === 0) {
       this.endIfDrained(id, s);
-      if (!s.socketEnded) s.socket.resume();
+      if (!s.socketEnded && !this.channelFull) s.socket.resume();
     }
   }
 
@@ -202,7 +219,7 @@ export class StreamMux {
       setImmediate(() => {
         s.creditQueued = false;
         if (this.streams.get(id) !== s || s.owed === 0) return;
-        this.send(encodeCredit(id, s.owed + this.growth(s)));
+        this.emit(encodeCredit(id, s.owed + this.growth(s)));
         s.owed = 0;
       });
     });

@@ -194,7 +194,7 @@ describe('StreamMux', () => {
   it('passes datagrams with their sender id, boundaries kept', async () => {
     const received: Array<[number, string]> = [];
     const { gateway } = pair(1);
-    const client = new StreamMux((m) => setImmediate(() => gateway.receive(m)), { datagram: (id, p) => received.push([id, p.toString()]) });
+    const client = new StreamMux((m) => void setImmediate(() => gateway.receive(m)), { datagram: (id, p) => received.push([id, p.toString()]) });
     // route the gateway's answers to this client
     (gateway as unknown as { send: (m: Buffer) => void }).send = (m) => setImmediate(() => client.receive(m));
     client.datagram(7, Buffer.from('a'));
