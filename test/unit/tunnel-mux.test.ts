@@ -7,7 +7,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { Duplex } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { StreamMux } from '../../src/tunnel/mux.js';
-import { decodeFrame, encodeFrame, FRAME, MAX_DATA_BYTES, MAX_MESSAGE_BYTES, INITIAL_STREAM_WINDOW, MAX_STREAM_WINDOW } from '../../src/tunnel/protocol.js';
+import { decodeFrame, encodeCredit, encodeFrame, FRAME, MAX_DATA_BYTES, MAX_MESSAGE_BYTES, INITIAL_STREAM_WINDOW, MAX_STREAM_WINDOW } from '../../src/tunnel/protocol.js';
 
 interface Pair {
   client: StreamMux;
@@ -69,6 +69,14 @@ async function listen(onConnection: (s: Socket) => void): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** An echo server that half-closes after its client does, as a well-behaved peer. */
@@ -204,6 +212,48 @@ describe('StreamMux', () => {
       [7, '7:a'],
       [9, '9:bb'],
     ]);
+  });
+});
+
+describe('StreamMux over a channel that fills up', () => {
+  it('reads no socket while the channel is full, and carries on once it has drained', async () => {
+    // The far end of the channel: counts DATA and credits it back at once (so only the channel
+    // can stop the stream), and says whether the channel is full.
+    let full = false;
+    let sent = 0;
+    const mux: StreamMux = new StreamMux((m) => {
+      const f = decodeFrame(m);
+      if (f?.type === FRAME.data) {
+        sent += m.length;
+        setImmediate(() => mux.receive(encodeCredit(f.id, f.payload.length)));
+      }
+      return !full;
+    });
+    muxes.push(mux);
+    const chunk = Buffer.alloc(32 * 1024, 1);
+    const port = await listen((s) => {
+      s.on('error', () => undefined);
+      const pump = (): void => {
+        while (s.write(chunk));
+        s.once('drain', pump);
+      };
+      pump(); // sends for as long as anyone reads
+    });
+    const socket = connect({ port, host: '127.0.0.1' });
+    void mux.open(socket).catch(() => undefined);
+    await waitFor(() => sent > 0);
+    full = true;
+    const sentWhenFull = sent;
+    await waitFor(() => socket.isPaused());
+    // The frame that found the channel full was already read: nothing after it is.
+    const afterPause = sent;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(sent, afterPause, 'no frame while the channel is full');
+    assert.ok(afterPause - sentWhenFull <= 2 * (MAX_DATA_BYTES + 5), 'at most the read in progress when it filled up');
+    full = false;
+    mux.drained();
+    await waitFor(() => sent > afterPause);
+    assert.equal(socket.isPaused(), false);
   });
 });
 
