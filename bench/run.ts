@@ -304,15 +304,15 @@ async function main() {
   const results: PathResult[] = [];
   const kubectlArgs = (pod: string, ns: string) => ['--kubeconfig', KUBECONFIG, 'port-forward', '-n', ns, `pod/${pod}`];
   const connectArgs = ['bin/kubectl-pf.js', 'connect', '-n', NS, 'bench', '35202:5202', '35202:5202/udp', '37002:7002', '37004:7004'];
-  const paths: [string, () => Promise<PathResult>][] = [
-    ['(1) direct pod-to-pod', () => measure('(1) direct pod-to-pod', { where: 'pod', host: s.targetIP, iperf: 5201, echo: 7001, bulk: 7003, udp: true, cpu: { server: s.targetUID } })],
-    ['(2) PortForward Service', () => measure('(2) PortForward Service', { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, bulk: 7004, udp: true, cpu: { relay: s.helperUID, server: s.targetUID } })],
-    ['(3) kubectl port-forward to target', () => viaLocal('(3) kubectl port-forward to target', 'kubectl', [...kubectlArgs('target', NS), '15202:5202', '17002:7002', '17004:7004'], [15202, 17002, 17004])],
-    ['(4) kubectl port-forward to helper', () => viaLocal('(4) kubectl port-forward to helper', 'kubectl', [...kubectlArgs(s.helperPod, HELPER_NS), '25202:5202', '27002:7002', '27004:7004'], [25202, 27002, 27004])],
-    ['(5) classic exec relay', () => measure('(5) classic exec relay', { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, bulk: 7004, udp: false, cpu: { relay: s.classicUID, server: s.targetUID } })],
-    ['(6) kubectl pf connect (tunnel API)', () => viaLocal('(6) kubectl pf connect (tunnel API)', 'node', connectArgs, [35202, 37002, 37004], true)],
+  const paths: [string, (path: string) => Promise<PathResult>][] = [
+    ['(1) direct pod-to-pod', (p) => measure(p, { where: 'pod', host: s.targetIP, iperf: 5201, echo: 7001, bulk: 7003, udp: true, cpu: { server: s.targetUID } })],
+    ['(2) PortForward Service', (p) => measure(p, { where: 'pod', host: s.serviceIP, iperf: 5202, echo: 7002, bulk: 7004, udp: true, cpu: { relay: s.helperUID, server: s.targetUID } })],
+    ['(3) kubectl port-forward to target', (p) => viaLocal(p, 'kubectl', [...kubectlArgs('target', NS), '15202:5202', '17002:7002', '17004:7004'], [15202, 17002, 17004])],
+    ['(4) kubectl port-forward to helper', (p) => viaLocal(p, 'kubectl', [...kubectlArgs(s.helperPod, HELPER_NS), '25202:5202', '27002:7002', '27004:7004'], [25202, 27002, 27004])],
+    ['(5) classic exec relay', (p) => measure(p, { where: 'pod', host: s.classicIP, iperf: 5202, echo: 7002, bulk: 7004, udp: false, cpu: { relay: s.classicUID, server: s.targetUID } })],
+    ['(6) kubectl pf connect (tunnel API)', (p) => viaLocal(p, 'node', connectArgs, [35202, 37002, 37004], true)],
   ];
-  for (const [path, run] of paths) if (wanted(path)) results.push(await run());
+  for (const [path, run] of paths) if (wanted(path)) results.push(await run(path));
 
   const out = { date: new Date().toISOString(), placement: s.placement, secondsPerRun: SECONDS, connectionsPerRun: CONNECTIONS, results };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });

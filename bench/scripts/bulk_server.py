@@ -23,7 +23,7 @@ def send(conn):
             pass  # the client went away
 
 
-with socket.create_server((host, port), backlog=64, reuse_port=False) as server:
+with socket.create_server((host, port), backlog=64) as server:
     while True:
         conn, _ = server.accept()
         threading.Thread(target=send, args=(conn,), daemon=True).start()
