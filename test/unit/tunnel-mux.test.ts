@@ -257,6 +257,29 @@ describe('StreamMux over a channel that fills up', () => {
   });
 });
 
+describe('StreamMux writing to a connection', () => {
+  it('writes the DATA of one turn of the event loop in one system call', async () => {
+    const received: Buffer[] = [];
+    const port = await listen((s) => s.on('data', (d: Buffer) => received.push(d)));
+    const socket = connect({ port, host: '127.0.0.1' });
+    await once(socket, 'connect');
+    const writes: number[] = []; // chunks per write handed to the kernel
+    const { _write, _writev } = socket as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
+    Object.assign(socket, {
+      _write: (...a: unknown[]) => (writes.push(1), _write.apply(socket, a)),
+      _writev: (chunks: unknown[], cb: unknown) => (writes.push(chunks.length), _writev.call(socket, chunks, cb)),
+    });
+    const mux = new StreamMux(() => true);
+    muxes.push(mux);
+    void mux.attach(7, socket).catch(() => undefined);
+    const frames = [1, 2, 3].map((byte) => Buffer.alloc(1000, byte));
+    for (const payload of frames) mux.receive(encodeFrame(FRAME.data, 7, payload));
+    await waitFor(() => Buffer.concat(received).length === 3000);
+    assert.deepEqual(writes, [3], 'one write of three chunks');
+    assert.deepEqual(Buffer.concat(received), Buffer.concat(frames));
+  });
+});
+
 describe('tunnel frames', () => {
   it('fit the message size both ends accept, for the largest DATA and the largest datagram', () => {
     assert.ok(encodeFrame(FRAME.data, 1, Buffer.alloc(MAX_DATA_BYTES)).length <= MAX_MESSAGE_BYTES);
