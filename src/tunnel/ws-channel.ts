@@ -2,6 +2,7 @@
 // too much is waiting to be written out, so the mux stops reading its sockets until it has drained.
 // Without it a tunnel whose far side is slower queues up to every stream's window in this process,
 // where the buffers live long enough to reach the old generation and keep the GC marking.
+import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 
 /** Above this many bytes not yet written to the socket the channel is full... */
@@ -12,6 +13,7 @@ export const CHANNEL_LOW_WATER = 256 * 1024;
 export class WebSocketChannel {
   private unwritten = 0;
   private full = false;
+  private corked = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -21,11 +23,27 @@ export class WebSocketChannel {
   /** False: full, read nothing more until `drained` is called. Frames for a closed socket are dropped. */
   readonly send = (message: Buffer): boolean => {
     if (this.ws.readyState !== WebSocket.OPEN) return true;
+    this.corkForThisTurn();
     this.unwritten += message.length;
     this.ws.send(message, () => this.written(message.length));
     if (this.unwritten >= CHANNEL_HIGH_WATER) this.full = true;
     return !this.full;
   };
+
+  /**
+   * The frames sent in one turn of the event loop leave in one write: one TLS write and one system
+   * call for them all, and the API server on the other end wakes once for them, not per frame.
+   */
+  private corkForThisTurn(): void {
+    const socket = socketOf(this.ws);
+    if (this.corked || !socket) return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      socket.uncork();
+    });
+  }
 
   private written(bytes: number): void {
     this.unwritten -= bytes;
@@ -34,4 +52,9 @@ export class WebSocketChannel {
       this.drained();
     }
   }
+}
+
+/** The socket a WebSocket runs on: ws keeps it in `_socket`, which its typings leave out. */
+function socketOf(ws: WebSocket): Duplex | undefined {
+  return (ws as unknown as { _socket?: Duplex })._socket ?? undefined;
 }

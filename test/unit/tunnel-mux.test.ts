@@ -7,6 +7,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { Duplex } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { StreamMux } from '../../src/tunnel/mux.js';
+import { countWrites } from './support/write-count.js';
 import { decodeFrame, encodeCredit, encodeFrame, FRAME, MAX_DATA_BYTES, MAX_MESSAGE_BYTES, INITIAL_STREAM_WINDOW, MAX_STREAM_WINDOW } from '../../src/tunnel/protocol.js';
 
 interface Pair {
@@ -263,12 +264,7 @@ describe('StreamMux writing to a connection', () => {
     const port = await listen((s) => s.on('data', (d: Buffer) => received.push(d)));
     const socket = connect({ port, host: '127.0.0.1' });
     await once(socket, 'connect');
-    const writes: number[] = []; // chunks per write handed to the kernel
-    const { _write, _writev } = socket as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
-    Object.assign(socket, {
-      _write: (...a: unknown[]) => (writes.push(1), _write.apply(socket, a)),
-      _writev: (chunks: unknown[], cb: unknown) => (writes.push(chunks.length), _writev.call(socket, chunks, cb)),
-    });
+    const writes = countWrites(socket);
     const mux = new StreamMux(() => true);
     muxes.push(mux);
     void mux.attach(7, socket).catch(() => undefined);
