@@ -1,11 +1,15 @@
 // The tunnel gateway's pure parts: its certificates, its paths, who a request is from, and its caps.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:tls';
 import { describe, it } from 'node:test';
 import { createCa, createServingCertificate, renewalReason, renewed, serviceDnsNames } from '../../src/gateway/certificates.js';
 import { frontProxySettings, identify, withoutIdentityHeaders } from '../../src/gateway/front-proxy.js';
 import { rebaseLocation } from '../../src/gateway/proxy.js';
 import { route } from '../../src/gateway/routes.js';
+import { SERVER_CIPHERS } from '../../src/gateway/server.js';
 import { UserTunnels } from '../../src/gateway/user-tunnels.js';
 
 const DAY = 86_400_000;
@@ -22,6 +26,17 @@ describe('gateway certificates', () => {
     assert.equal(cert.checkHost('portforward-gateway.portforward-system.svc'), 'portforward-gateway.portforward-system.svc');
     assert.equal(cert.checkHost('other.portforward-system.svc'), undefined);
     assert.equal(renewalReason(material, names, now), undefined);
+  });
+
+  it('serves AES-128-GCM to a client that prefers AES-256 (the server picks)', async () => {
+    const server = createServer({ cert: material.cert, key: material.key, ciphers: SERVER_CIPHERS }, (s) => s.end());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false });
+    await once(client, 'secureConnect');
+    assert.equal(client.getCipher().standardName, 'TLS_AES_128_GCM_SHA256');
+    client.destroy();
+    server.close();
   });
 
   it('asks for new material when a part is missing, foreign, for other names or due', () => {
