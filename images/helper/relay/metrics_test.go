@@ -169,8 +169,11 @@ func TestMetricsCountUDPDatagrams(t *testing.T) {
 	msgs := [][]byte{[]byte("one"), []byte("two two"), bytes.Repeat([]byte("3"), 60000)}
 	udpExchange(t, udpClient(t, addr), msgs)
 	udpExchange(t, udpClient(t, addr), msgs[:1]) // a second session
-	// counted once sent: a moment after the client has the reply
-	waitSample(t, r.stats, at("pf_relay_datagrams_total", `,direction="to_client"`), "4")
+	// Counted once sent (datagrams, then bytes), so a moment after the client has the reply; the
+	// count towards the target may even come after the reply's.
+	for _, direction := range []string{"to_client", "to_target"} {
+		waitSample(t, r.stats, at("pf_relay_bytes_total", `,direction="`+direction+`"`), strconv.Itoa(3+7+60000+3))
+	}
 	got := scrape(t, r.stats)
 	for sample, want := range map[string]int{
 		at("pf_relay_connections_opened_total", ""):                    2,
