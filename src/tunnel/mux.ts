@@ -13,6 +13,7 @@ import {
   TUNNEL_WINDOW_GROWTH,
   type FrameType,
 } from './protocol.js';
+import { corkForThisTurn } from '../util/cork.js';
 
 /**
  * Where frames go: one binary message each (the WebSocket's send). It returns false when the
@@ -39,8 +40,6 @@ interface Stream {
   /** The peer's window on this stream: how much it may have in flight towards us. */
   window: number;
   creditQueued: boolean;
-  /** The socket is corked until the end of this turn of the event loop (see deliver). */
-  corked: boolean;
   socketEnded: boolean;
   sentEnd: boolean;
   gotEnd: boolean;
@@ -118,7 +117,6 @@ export class StreamMux {
         owed: 0,
         window: INITIAL_STREAM_WINDOW,
         creditQueued: false,
-        corked: false,
         socketEnded: false,
         sentEnd: false,
         gotEnd: false,
@@ -213,7 +211,8 @@ export class StreamMux {
   private deliver(id: number, s: Stream, payload: Buffer): void {
     if (s.gotEnd || s.socket.destroyed) return;
     const bytes = payload.length;
-    this.corkForThisTurn(s);
+    // The DATA of one turn (the messages of one read from the channel) goes out in one write.
+    corkForThisTurn(s.socket);
     s.socket.write(payload, (err) => {
       if (err || this.streams.get(id) !== s) return;
       s.owed += bytes;
@@ -226,20 +225,6 @@ export class StreamMux {
         this.emit(encodeCredit(id, s.owed + this.growth(s)));
         s.owed = 0;
       });
-    });
-  }
-
-  /**
-   * DATA that arrives in one turn of the event loop (the messages of one read from the channel) goes
-   * out in one write: fewer system calls, and the reader wakes once for all of it, not per frame.
-   */
-  private corkForThisTurn(s: Stream): void {
-    if (s.corked) return;
-    s.corked = true;
-    s.socket.cork();
-    setImmediate(() => {
-      s.corked = false;
-      s.socket.uncork();
     });
   }
 

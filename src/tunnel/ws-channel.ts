@@ -4,6 +4,7 @@
 // where the buffers live long enough to reach the old generation and keep the GC marking.
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
+import { corkForThisTurn } from '../util/cork.js';
 
 /** Above this many bytes not yet written to the socket the channel is full... */
 export const CHANNEL_HIGH_WATER = 1 << 20;
@@ -13,7 +14,6 @@ export const CHANNEL_LOW_WATER = 256 * 1024;
 export class WebSocketChannel {
   private unwritten = 0;
   private full = false;
-  private corked = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -23,27 +23,14 @@ export class WebSocketChannel {
   /** False: full, read nothing more until `drained` is called. Frames for a closed socket are dropped. */
   readonly send = (message: Buffer): boolean => {
     if (this.ws.readyState !== WebSocket.OPEN) return true;
-    this.corkForThisTurn();
+    // The frames of one turn leave in one TLS write, and the API server wakes once for them.
+    const socket = socketOf(this.ws);
+    if (socket) corkForThisTurn(socket);
     this.unwritten += message.length;
     this.ws.send(message, () => this.written(message.length));
     if (this.unwritten >= CHANNEL_HIGH_WATER) this.full = true;
     return !this.full;
   };
-
-  /**
-   * The frames sent in one turn of the event loop leave in one write: one TLS write and one system
-   * call for them all, and the API server on the other end wakes once for them, not per frame.
-   */
-  private corkForThisTurn(): void {
-    const socket = socketOf(this.ws);
-    if (this.corked || !socket) return;
-    this.corked = true;
-    socket.cork();
-    setImmediate(() => {
-      this.corked = false;
-      socket.uncork();
-    });
-  }
 
   private written(bytes: number): void {
     this.unwritten -= bytes;
@@ -56,5 +43,5 @@ export class WebSocketChannel {
 
 /** The socket a WebSocket runs on: ws keeps it in `_socket`, which its typings leave out. */
 function socketOf(ws: WebSocket): Duplex | undefined {
-  return (ws as unknown as { _socket?: Duplex })._socket ?? undefined;
+  return (ws as unknown as { _socket?: Duplex })._socket;
 }
